@@ -1,0 +1,1 @@
+# Status pages, customer messages and subscribers arrive with the customer-comms issue.

@@ -1,0 +1,25 @@
+"""Settings for the test suite: production settings with the test run's environment filled in.
+
+Tests talk to whatever DATABASE_URL names (PostgreSQL in CI) or SQLite without it.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "relay-test-suite-only")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+os.environ.setdefault(
+    "STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage"
+)
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import DATABASES, Q_CLUSTER  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+WHITENOISE_USE_FINDERS = True
+Q_CLUSTER["sync"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", "")}

@@ -1,0 +1,73 @@
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from incidents.models import (
+    CustomerTier,
+    Incident,
+    IncidentGroupObjectPermission,
+    IncidentUserObjectPermission,
+    Service,
+    TimelineEntry,
+)
+from incidents.permissions import visible_incidents
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "team"]
+    list_filter = ["team"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(CustomerTier)
+class CustomerTierAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "rank"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written only through the incident services (every change lands on the
+    timeline), so the admin shows these rows but cannot add, change or delete them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "title", "severity", "status", "restricted", "started_at",
+                    "portal_link"]
+    list_filter = ["status", "severity", "restricted"]
+    search_fields = ["title"]
+    list_select_related = True
+
+    def get_queryset(self, request):
+        # The admin honours restriction like every other surface.
+        return visible_incidents(request.user, super().get_queryset(request))
+
+    @admin.display(description="Portal")
+    def portal_link(self, obj):
+        return format_html('<a href="{}">open</a>', reverse("incidents:detail", args=[obj.pk]))
+
+
+@admin.register(TimelineEntry)
+class TimelineEntryAdmin(ReadOnlyAdmin):
+    list_display = ["incident", "seq", "kind", "actor", "actor_label", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["incident", "actor"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(incident__in=visible_incidents(request.user))
+
+
+@admin.register(IncidentUserObjectPermission, IncidentGroupObjectPermission)
+class GrantAdmin(ReadOnlyAdmin):
+    list_display = ["content_object", "permission", "__str__"]

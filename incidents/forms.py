@@ -1,0 +1,127 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from incidents.models import CustomerTier, Incident, Service, Severity, Status
+from incidents.queries import parse_reference
+from incidents.services import DESCRIPTION_MAX, NOTE_MAX, TITLE_MAX
+from oncall.models import Team
+
+User = get_user_model()
+
+
+def _people():
+    return User.objects.filter(is_active=True).order_by("username")
+
+
+class DeclareForm(forms.Form):
+    title = forms.CharField(max_length=TITLE_MAX, widget=forms.TextInput(
+        attrs={"placeholder": "What is broken? e.g. Checkout returns 502", "autofocus": True}))
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.P3)
+    description = forms.CharField(required=False, max_length=DESCRIPTION_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 3}))
+    services = forms.ModelMultipleChoiceField(Service.objects.all(), required=False)
+    customer_tiers = forms.ModelMultipleChoiceField(CustomerTier.objects.all(), required=False)
+    restricted = forms.BooleanField(required=False, help_text="Security or HR: only people "
+                                    "granted access will see it.")
+
+
+class TransitionForm(forms.Form):
+    status = forms.ChoiceField(choices=())
+    note = forms.CharField(required=False, max_length=NOTE_MAX,
+                           widget=forms.TextInput(attrs={"placeholder": "Why (optional)"}))
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [
+            (value, Status(value).label) for value in incident.allowed_next()
+        ]
+
+
+class SeverityForm(forms.Form):
+    severity = forms.ChoiceField(choices=Severity.choices)
+    note = forms.CharField(required=False, max_length=NOTE_MAX,
+                           widget=forms.TextInput(attrs={"placeholder": "Why (optional)"}))
+
+
+class RolesForm(forms.Form):
+    commander = forms.ModelChoiceField(_people(), required=False, to_field_name="username")
+    comms_lead = forms.ModelChoiceField(_people(), required=False, to_field_name="username",
+                                        label="Communications lead")
+    responders = forms.ModelMultipleChoiceField(_people(), required=False,
+                                                to_field_name="username")
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(max_length=NOTE_MAX, label="Note", widget=forms.Textarea(
+        attrs={"rows": 3, "placeholder": "What did you see or try? Markdown works."}))
+
+
+class DetailsForm(forms.Form):
+    title = forms.CharField(max_length=TITLE_MAX)
+    description = forms.CharField(required=False, max_length=DESCRIPTION_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 3}))
+    services = forms.ModelMultipleChoiceField(Service.objects.all(), required=False)
+    customer_tiers = forms.ModelMultipleChoiceField(CustomerTier.objects.all(), required=False)
+
+
+class UTCDateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def format_value(self, value):
+        if hasattr(value, "strftime"):
+            return value.strftime("%Y-%m-%dT%H:%M:%S")
+        return value
+
+
+class MilestonesForm(forms.Form):
+    """Times are entered and shown in UTC, the one clock every responder shares."""
+
+    started_at = forms.DateTimeField(widget=UTCDateTimeInput(attrs={"step": 1}), label="Started")
+    detected_at = forms.DateTimeField(widget=UTCDateTimeInput(attrs={"step": 1}), label="Detected")
+    acknowledged_at = forms.DateTimeField(required=False, label="Acknowledged",
+                                          widget=UTCDateTimeInput(attrs={"step": 1}))
+    mitigated_at = forms.DateTimeField(required=False, label="Mitigated",
+                                       widget=UTCDateTimeInput(attrs={"step": 1}))
+    resolved_at = forms.DateTimeField(required=False, label="Resolved",
+                                      widget=UTCDateTimeInput(attrs={"step": 1}))
+    note = forms.CharField(required=False, max_length=NOTE_MAX,
+                           widget=forms.TextInput(attrs={"placeholder": "Why the correction"}))
+
+
+class MergeForm(forms.Form):
+    into = forms.CharField(max_length=20, label="Merge into", widget=forms.TextInput(
+        attrs={"placeholder": "INC-123"}))
+    note = forms.CharField(required=False, max_length=NOTE_MAX)
+
+    def clean_into(self):
+        number = parse_reference(self.cleaned_data["into"])
+        if number is None:
+            raise forms.ValidationError("Enter an incident number such as INC-123.")
+        return number
+
+
+class RestrictForm(forms.Form):
+    restricted = forms.BooleanField(required=False)
+
+
+class GrantForm(forms.Form):
+    user = forms.ModelChoiceField(_people(), required=False, to_field_name="username")
+    team = forms.ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug")
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("user")) == bool(data.get("team")):
+            raise forms.ValidationError("Choose either a person or a team.")
+        return data
+
+
+class DashboardFilterForm(forms.Form):
+    STATUS_CHOICES = [("open", "Open"), ("closed", "Closed"), ("all", "All"), *Status.choices]
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False)
+    service = forms.ModelChoiceField(Service.objects.all(), required=False, to_field_name="slug",
+                                     empty_label="Any service")
+    team = forms.ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
+                                  empty_label="Any team")
+    mine = forms.BooleanField(required=False, label="Mine")
+    q = forms.CharField(required=False, max_length=200, label="Search")

@@ -1,0 +1,106 @@
+"""Database-level protection of history: triggers reject UPDATE/DELETE of timeline entries and
+DELETE of incidents, on PostgreSQL and SQLite, whatever client issues the SQL.
+
+The one sanctioned exception is emptying a whole test database (`manage.py flush`, which the test
+runner calls between transactional tests): it runs inside `allow_purge()`, which sets a
+per-connection flag the triggers read (a session setting on PostgreSQL, a registered SQL function
+on SQLite). No code path sets the flag for ordinary work.
+"""
+
+from contextlib import contextmanager
+
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION relay_reject_history_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'TRUNCATE')
+       AND coalesce(current_setting('relay.allow_purge', true), '') = 'on' THEN
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'relay: % on % is not allowed: incident history is append-only',
+        TG_OP, TG_TABLE_NAME;
+END $$;
+"""
+
+PG_FORWARD = [
+    PG_FUNCTION,
+    "CREATE TRIGGER timeline_append_only BEFORE UPDATE OR DELETE ON incidents_timelineentry "
+    "FOR EACH ROW EXECUTE FUNCTION relay_reject_history_change();",
+    "CREATE TRIGGER timeline_no_truncate BEFORE TRUNCATE ON incidents_timelineentry "
+    "FOR EACH STATEMENT EXECUTE FUNCTION relay_reject_history_change();",
+    "CREATE TRIGGER incident_no_delete BEFORE DELETE ON incidents_incident "
+    "FOR EACH ROW EXECUTE FUNCTION relay_reject_history_change();",
+    "CREATE TRIGGER incident_no_truncate BEFORE TRUNCATE ON incidents_incident "
+    "FOR EACH STATEMENT EXECUTE FUNCTION relay_reject_history_change();",
+]
+PG_BACKWARD = [
+    "DROP TRIGGER IF EXISTS timeline_append_only ON incidents_timelineentry;",
+    "DROP TRIGGER IF EXISTS timeline_no_truncate ON incidents_timelineentry;",
+    "DROP TRIGGER IF EXISTS incident_no_delete ON incidents_incident;",
+    "DROP TRIGGER IF EXISTS incident_no_truncate ON incidents_incident;",
+    "DROP FUNCTION IF EXISTS relay_reject_history_change();",
+]
+
+SQLITE_FORWARD = [
+    "CREATE TRIGGER timeline_no_update BEFORE UPDATE ON incidents_timelineentry "
+    "BEGIN SELECT RAISE(ABORT, 'relay: UPDATE on incidents_timelineentry is not allowed: "
+    "incident history is append-only'); END;",
+    "CREATE TRIGGER timeline_no_delete BEFORE DELETE ON incidents_timelineentry "
+    "WHEN NOT relay_purge_allowed() "
+    "BEGIN SELECT RAISE(ABORT, 'relay: DELETE on incidents_timelineentry is not allowed: "
+    "incident history is append-only'); END;",
+    "CREATE TRIGGER incident_no_delete BEFORE DELETE ON incidents_incident "
+    "WHEN NOT relay_purge_allowed() "
+    "BEGIN SELECT RAISE(ABORT, 'relay: DELETE on incidents_incident is not allowed: "
+    "incident history is append-only'); END;",
+]
+SQLITE_BACKWARD = [
+    "DROP TRIGGER IF EXISTS timeline_no_update;",
+    "DROP TRIGGER IF EXISTS timeline_no_delete;",
+    "DROP TRIGGER IF EXISTS incident_no_delete;",
+]
+
+
+def _statements(vendor: str, forward: bool) -> list[str]:
+    if vendor == "postgresql":
+        return PG_FORWARD if forward else PG_BACKWARD
+    if vendor == "sqlite":
+        return SQLITE_FORWARD if forward else SQLITE_BACKWARD
+    raise NotImplementedError(f"No history triggers for database vendor {vendor!r}.")
+
+
+def install(apps, schema_editor):
+    for sql in _statements(schema_editor.connection.vendor, forward=True):
+        schema_editor.execute(sql, params=None)
+
+
+def uninstall(apps, schema_editor):
+    for sql in _statements(schema_editor.connection.vendor, forward=False):
+        schema_editor.execute(sql, params=None)
+
+
+def register_sqlite_function(sender, connection, **kwargs):
+    """connection_created receiver: the SQLite triggers ask this function whether a purge is on."""
+    if connection.vendor != "sqlite":
+        return
+    connection.connection.create_function(
+        "relay_purge_allowed", 0, lambda: int(getattr(connection, "relay_purge_allowed", False))
+    )
+
+
+@contextmanager
+def allow_purge(connection):
+    """Let this connection empty the history tables (test database flush only)."""
+    connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('relay.allow_purge', 'on', false)")
+    connection.relay_purge_allowed = True
+    try:
+        yield
+    finally:
+        connection.relay_purge_allowed = False
+        if connection.vendor == "postgresql" and connection.connection is not None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('relay.allow_purge', 'off', false)")

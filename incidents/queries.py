@@ -1,0 +1,61 @@
+"""Read-side queries shared by the dashboard, the API and exports. Visibility is applied first."""
+
+import re
+
+from django.db.models import Count, Q
+
+from incidents.models import CLOSED_STATUSES, OPEN_STATUSES, Incident, Status
+from incidents.permissions import visible_incidents
+
+_REFERENCE = re.compile(r"^\s*(?:INC-)?(\d{1,12})\s*$", re.IGNORECASE)
+
+
+def parse_reference(value: str) -> int | None:
+    """'INC-12', 'inc-12' or '12' → 12; anything else → None."""
+    match = _REFERENCE.match(value or "")
+    return int(match.group(1)) if match else None
+
+
+def filter_incidents(user, *, status="open", severity="", service="", team="", mine=False, q=""):
+    """Visible incidents matching the dashboard/API filters, most urgent first.
+
+    status: "open", "closed", "all" or one status value; service and team are slugs.
+    """
+    qs = visible_incidents(user, Incident.objects.for_list())
+    if status == "open" or not status:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status == "closed":
+        qs = qs.filter(status__in=CLOSED_STATUSES)
+    elif status in Status.values:
+        qs = qs.filter(status=status)
+    if severity:
+        qs = qs.filter(severity=severity)
+    if service:
+        qs = qs.filter(pk__in=Incident.services.through.objects.filter(
+            service__slug=service).values("incident_id"))
+    if team:
+        qs = qs.filter(pk__in=Incident.services.through.objects.filter(
+            service__team__slug=team).values("incident_id"))
+    if mine:
+        qs = qs.filter(
+            Q(commander=user) | Q(comms_lead=user) | Q(declared_by=user)
+            | Q(pk__in=Incident.responders.through.objects.filter(user=user).values("incident_id"))
+        )
+    q = (q or "").strip()
+    if q:
+        number = parse_reference(q)
+        qs = qs.filter(Q(pk=number) | Q(title__icontains=q)) if number else qs.filter(
+            title__icontains=q)
+    return qs.by_urgency()
+
+
+def open_counts(user) -> dict:
+    """Open incidents per severity, counting only what this user may see (one query)."""
+    row = visible_incidents(user).filter(status__in=OPEN_STATUSES).aggregate(
+        total=Count("pk"),
+        P1=Count("pk", filter=Q(severity="P1")),
+        P2=Count("pk", filter=Q(severity="P2")),
+        P3=Count("pk", filter=Q(severity="P3")),
+        P4=Count("pk", filter=Q(severity="P4")),
+    )
+    return row

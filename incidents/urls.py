@@ -1,0 +1,22 @@
+from django.urls import path
+
+from incidents import views
+
+app_name = "incidents"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("incidents/declare/", views.declare, name="declare"),
+    path("incidents/<int:number>/", views.detail, name="detail"),
+    path("incidents/<int:number>/timeline/", views.timeline_poll, name="timeline"),
+    path("incidents/<int:number>/verify/", views.verify, name="verify"),
+    path("incidents/<int:number>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("incidents/<int:number>/transition/", views.transition, name="transition"),
+    path("incidents/<int:number>/severity/", views.severity, name="severity"),
+    path("incidents/<int:number>/roles/", views.roles, name="roles"),
+    path("incidents/<int:number>/notes/", views.note, name="note"),
+    path("incidents/<int:number>/details/", views.details, name="details"),
+    path("incidents/<int:number>/milestones/", views.milestones, name="milestones"),
+    path("incidents/<int:number>/merge/", views.merge, name="merge"),
+    path("incidents/<int:number>/restrict/", views.restrict, name="restrict"),
+    path("incidents/<int:number>/grant/", views.grant, name="grant"),
+]

@@ -1,0 +1,279 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from incidents import forms, permissions, queries, services
+from incidents.models import SEVERITY_DESCRIPTIONS, Incident
+from incidents.timeline import verify_chain
+from oncall.models import Team
+
+TIMELINE_PAGE = 200  # newest entries shown on the incident page; older ones behind a link
+
+
+def _incident(request, number, *, write=False) -> Incident:
+    """The one access check of this app: 404 if hidden, 403 if the user may not change it."""
+    queryset = Incident.objects.select_related(
+        "commander", "comms_lead", "declared_by", "merged_into"
+    ).prefetch_related("services__team", "customer_tiers", "responders")
+    incident = permissions.get_visible_incident(request.user, number, queryset)
+    if write and not permissions.can_edit(request.user, incident):
+        raise PermissionDenied("You can view this incident but not change it.")
+    return incident
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    if not request.user.has_perm(permissions.VIEW):
+        raise PermissionDenied("Your account has no role yet; ask an admin to add you to one.")
+    filters = forms.DashboardFilterForm(request.GET or None)
+    params = filters.cleaned_data if filters.is_valid() else {}
+    incidents = queries.filter_incidents(
+        request.user,
+        status=params.get("status") or "open",
+        severity=params.get("severity") or "",
+        service=params["service"].slug if params.get("service") else "",
+        team=params["team"].slug if params.get("team") else "",
+        mine=params.get("mine") or False,
+        q=params.get("q") or "",
+    )
+    page = Paginator(incidents, settings.RELAY_INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "filters": filters,
+        "query": query.urlencode(),
+        "counts": queries.open_counts(request.user),
+        "poll_seconds": settings.RELAY_DASHBOARD_POLL_SECONDS,
+    }
+    if request.htmx:
+        return render(request, "incidents/dashboard.html#incident-list", context)
+    context["declare_form"] = forms.DeclareForm() if permissions.can_declare(request.user) else None
+    context["severity_help"] = SEVERITY_DESCRIPTIONS
+    return render(request, "incidents/dashboard.html", context)
+
+
+@login_required
+@require_POST
+def declare(request):
+    if not permissions.can_declare(request.user):
+        raise PermissionDenied("Your role cannot declare incidents.")
+    form = forms.DeclareForm(request.POST)
+    if form.is_valid():
+        try:
+            incident = services.declare(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return _redirect(request, incident)
+    context = {"declare_form": form, "severity_help": SEVERITY_DESCRIPTIONS}
+    return render(request, "incidents/declare.html", context, status=400)
+
+
+def _redirect(request, incident):
+    """After a change: htmx follows HX-Redirect, a plain form post gets a 303."""
+    url = incident_url(incident)
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def incident_url(incident) -> str:
+    return reverse("incidents:detail", args=[incident.pk])
+
+
+@login_required
+@require_GET
+def detail(request, number):
+    incident = _incident(request, number)
+    return render(request, "incidents/detail.html", _detail_context(request, incident))
+
+
+def _detail_context(request, incident, bound=None, show_all=None):
+    """Everything the incident page renders; `bound` is a form with errors to show in place."""
+    user = request.user
+    show_all = request.GET.get("all") == "1" if show_all is None else show_all
+    entries = incident.timeline.select_related("actor").order_by("-seq")
+    if not show_all:
+        entries = entries[:TIMELINE_PAGE]
+    entries = list(reversed(entries))
+    can_edit = permissions.can_edit(user, incident) and incident.status != "merged"
+    forms_by_name = {
+        "transition": forms.TransitionForm(incident=incident),
+        "severity": forms.SeverityForm(initial={"severity": incident.severity}),
+        "roles": forms.RolesForm(initial={
+            "commander": incident.commander.username if incident.commander else None,
+            "comms_lead": incident.comms_lead.username if incident.comms_lead else None,
+            "responders": [u.username for u in incident.responders.all()],
+        }),
+        "note": forms.NoteForm(),
+        "details": forms.DetailsForm(initial={
+            "title": incident.title, "description": incident.description,
+            "services": list(incident.services.all()),
+            "customer_tiers": list(incident.customer_tiers.all()),
+        }),
+        "milestones": forms.MilestonesForm(initial={
+            name: getattr(incident, name) for name in forms.MilestonesForm.base_fields
+            if name != "note"
+        }),
+        "merge": forms.MergeForm(),
+        "grant": forms.GrantForm(),
+    }
+    if bound is not None:
+        forms_by_name[bound[0]] = bound[1]
+    return {
+        "incident": incident,
+        "entries": entries,
+        "hidden_entries": incident.timeline_seq - len(entries),
+        "last_seq": incident.timeline_seq,
+        "can_edit": can_edit,
+        "can_correct": can_edit and permissions.can_correct_milestones(user, incident),
+        "forms": forms_by_name,
+        "severity_help": SEVERITY_DESCRIPTIONS,
+        "poll_seconds": settings.RELAY_TIMELINE_POLL_SECONDS,
+        "teams": Team.objects.all() if incident.restricted else (),
+    }
+
+
+@login_required
+@require_GET
+def timeline_poll(request, number):
+    """New entries after ?after=<seq>: 204 when none, 286 (stop polling) once the incident is
+    closed and nothing is left to show. Appended entries also refresh the header out of band."""
+    try:
+        after = int(request.GET.get("after", "0"))
+    except ValueError:
+        return HttpResponse("after must be a whole number", status=400, content_type="text/plain")
+    incident = permissions.get_visible_incident(request.user, number)
+    if incident.timeline_seq <= after:
+        return HttpResponse(status=204 if incident.is_open else 286)
+    incident = _incident(request, number)
+    entries = list(incident.timeline.filter(seq__gt=after).select_related("actor").order_by("seq"))
+    context = {"incident": incident, "entries": entries, "last_seq": entries[-1].seq,
+               "poll_seconds": settings.RELAY_TIMELINE_POLL_SECONDS, "oob": True}
+    return render(request, "incidents/detail.html#timeline-update", context)
+
+
+def _action(form_name, form_class, apply, *, needs_incident_form=False, correct=False):
+    """Build a POST view: validate `form_class`, call `apply(incident, user, data)` (a service
+    call), then answer with the refreshed panel (htmx) or a redirect; errors → 400 in place."""
+
+    @login_required
+    @require_POST
+    def view(request, number):
+        incident = _incident(request, number, write=True)
+        if correct and not permissions.can_correct_milestones(request.user, incident):
+            raise PermissionDenied("Only the incident commander can correct milestones.")
+        kwargs = {"incident": incident} if needs_incident_form else {}
+        form = form_class(request.POST, **kwargs)
+        if form.is_valid():
+            try:
+                apply(incident, request.user, form.cleaned_data)
+            except ValidationError as error:
+                _add_errors(form, error)
+            except services.DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                return _after_change(request, incident)
+        return _render_panel(request, _incident(request, number), (form_name, form), status=400)
+
+    view.__name__ = f"{form_name}_view"
+    return view
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _after_change(request, incident):
+    if not request.htmx:
+        return redirect(incident_url(incident))
+    response = _render_panel(request, _incident(request, incident.pk))
+    response["HX-Trigger"] = "relay:changed"
+    return response
+
+
+def _render_panel(request, incident, bound=None, status=200):
+    context = _detail_context(request, incident, bound, show_all=False)
+    template = "incidents/detail.html#panel" if request.htmx else "incidents/detail.html"
+    return render(request, template, context, status=status)
+
+
+def _acknowledge(incident, user, data):
+    services.acknowledge(incident, by=user)
+
+
+def _transition(incident, user, data):
+    services.transition(incident, to=data["status"], by=user, note=data["note"])
+
+
+def _severity(incident, user, data):
+    services.change_severity(incident, severity=data["severity"], by=user, note=data["note"])
+
+
+def _roles(incident, user, data):
+    services.assign_roles(incident, by=user, commander=data["commander"],
+                          comms_lead=data["comms_lead"], responders=data["responders"])
+
+
+def _note(incident, user, data):
+    services.add_note(incident, text=data["text"], by=user)
+
+
+def _details(incident, user, data):
+    services.update_details(incident, by=user, **data)
+
+
+def _milestones(incident, user, data):
+    services.correct_milestones(incident, by=user, **data)
+
+
+def _merge(incident, user, data):
+    target = permissions.get_visible_incident(user, data["into"])
+    services.merge(incident, into=target, by=user, note=data["note"])
+
+
+def _restrict(incident, user, data):
+    services.set_restricted(incident, restricted=data["restricted"], by=user)
+
+
+def _grant(incident, user, data):
+    services.grant_access(incident, by=user, user=data["user"], team=data["team"])
+
+
+class _NoFields(forms.forms.Form):
+    pass
+
+
+acknowledge = _action("acknowledge", _NoFields, _acknowledge)
+transition = _action("transition", forms.TransitionForm, _transition, needs_incident_form=True)
+severity = _action("severity", forms.SeverityForm, _severity)
+roles = _action("roles", forms.RolesForm, _roles)
+note = _action("note", forms.NoteForm, _note)
+details = _action("details", forms.DetailsForm, _details)
+milestones = _action("milestones", forms.MilestonesForm, _milestones, correct=True)
+merge = _action("merge", forms.MergeForm, _merge)
+restrict = _action("restrict", forms.RestrictForm, _restrict)
+grant = _action("grant", forms.GrantForm, _grant)
+
+
+@login_required
+@require_GET
+def verify(request, number):
+    """Auditor view: re-verify this incident's hash chain now and show the verdict."""
+    incident = _incident(request, number)
+    return render(request, "incidents/verify.html",
+                  {"incident": incident, "report": verify_chain(incident.pk)})
+

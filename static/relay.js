@@ -1,0 +1,22 @@
+// Keeps "open for" durations ticking between server refreshes.
+(function () {
+  "use strict";
+  function format(seconds) {
+    var d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600),
+        m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    if (d) return d + "d " + h + "h";
+    if (h) return h + "h " + String(m).padStart(2, "0") + "m";
+    if (m) return m + "m";
+    return s + "s";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-elapsed-since]").forEach(function (el) {
+      var since = Date.parse(el.getAttribute("data-elapsed-since"));
+      if (!isNaN(since)) el.textContent = format(Math.max(0, Math.floor((now - since) / 1000)));
+    });
+  }
+  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:afterSettle", tick);
+  setInterval(tick, 15000);
+})();

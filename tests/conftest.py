@@ -1,0 +1,91 @@
+"""Personas and factories shared by the whole suite. Deterministic: no random names, no sleeps."""
+
+import itertools
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from incidents import services
+from incidents.models import CustomerTier, Service, Severity
+from oncall.models import Team
+
+_counter = itertools.count(1)
+
+
+def make_user(username: str, *groups: str, **extra) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username,
+                                    email=f"{username}@example.test", **extra)
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
+    return user
+
+
+@pytest.fixture
+def commander(db):
+    return make_user("commander", "Responders")
+
+
+@pytest.fixture
+def responder(db):
+    return make_user("responder", "Responders")
+
+
+@pytest.fixture
+def csm(db):
+    return make_user("csm", "Communications")
+
+
+@pytest.fixture
+def auditor(db):
+    return make_user("auditor", "Auditors")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("admin", "Admins", is_staff=True)
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but in no role group: sees nothing."""
+    return make_user("outsider")
+
+
+@pytest.fixture
+def team(db):
+    return make_team("Payments")
+
+
+def make_team(name: str, *members: User) -> Team:
+    group = Group.objects.create(name=f"team:{name.lower()}")
+    team = Team.objects.create(name=name, slug=name.lower(), group=group)
+    for member in members:
+        group.user_set.add(member)
+    return team
+
+
+@pytest.fixture
+def service(team):
+    return Service.objects.create(name="Checkout API", slug="checkout-api", team=team,
+                                  runbook_url="https://runbooks.example.test/checkout")
+
+
+@pytest.fixture
+def tier(db):
+    return CustomerTier.objects.create(name="Enterprise", slug="enterprise", rank=1)
+
+
+def declare(by=None, severity=Severity.P2, **kwargs):
+    kwargs.setdefault("title", f"Checkout errors {next(_counter)}")
+    return services.declare(severity=severity, by=by, **kwargs)
+
+
+@pytest.fixture
+def incident(commander, service):
+    return declare(by=commander, title="Checkout returns 502", services=[service])
+
+
+@pytest.fixture
+def restricted_incident(commander):
+    return declare(by=commander, title="Suspicious admin logins", severity=Severity.P1,
+                   restricted=True)
