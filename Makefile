@@ -26,7 +26,18 @@ demo: migrate
 run: demo
 	DEBUG=$${DEBUG:-1} $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-test: install
+# Browser tests drive Debian's chromium; install it when missing and we can (root with apt-get).
+browsers:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium for the browser tests (apt-get)…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
+	  fi; }
+
+test: install browsers
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

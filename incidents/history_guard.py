@@ -3,8 +3,9 @@ DELETE of incidents, on PostgreSQL and SQLite, whatever client issues the SQL.
 
 The one sanctioned exception is emptying a whole test database (`manage.py flush`, which the test
 runner calls between transactional tests): it runs inside `allow_purge()`, which sets a
-per-connection flag the triggers read (a session setting on PostgreSQL, a registered SQL function
-on SQLite). No code path sets the flag for ordinary work.
+per-connection flag the triggers read (a session setting on PostgreSQL, honoured only in a
+database named test_*; a registered SQL function on SQLite). No code path sets the flag for
+ordinary work.
 """
 
 from contextlib import contextmanager
@@ -13,8 +14,10 @@ PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION relay_reject_history_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- The purge switch counts only in a test database (Django names them test_*).
     IF TG_OP IN ('DELETE', 'TRUNCATE')
-       AND coalesce(current_setting('relay.allow_purge', true), '') = 'on' THEN
+       AND coalesce(current_setting('relay.allow_purge', true), '') = 'on'
+       AND current_database() LIKE 'test\\_%' THEN
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
         RETURN NULL;
     END IF;

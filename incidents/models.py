@@ -269,7 +269,7 @@ class TimelineEntry(models.Model):
     hash = models.CharField(max_length=64)
 
     class Meta:
-        ordering = ["incident", "seq"]
+        ordering = ["incident_id", "seq"]
         verbose_name_plural = "timeline entries"
         constraints = [
             models.UniqueConstraint(fields=["incident", "seq"], name="timeline_incident_seq_uniq"),

@@ -2,7 +2,7 @@
 allowed, applies the change and writes the timeline in the same transaction. The web views, the
 htmx views, the API, management commands and tasks all call these."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -299,7 +299,7 @@ def _validate_milestones(incident: Incident, proposed: dict) -> None:
             continue
         if previous and value < proposed[previous]:
             errors[name] = (f"Must not be before {previous.removesuffix('_at').replace('_', ' ')} "
-                            f"({proposed[previous]:%Y-%m-%d %H:%M:%S} UTC).")
+                            f"({proposed[previous].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC).")
         previous = name
     if errors:
         raise ValidationError(errors)
@@ -315,7 +315,8 @@ def set_restricted(incident: Incident, *, restricted: bool, by=None) -> Incident
         record(incident, EntryKind.RESTRICTION, by, old=str(not restricted), new=str(restricted),
                data={"restricted": restricted})
         if restricted:
-            people = [by, incident.commander, incident.comms_lead, *incident.responders.all()]
+            people = [by, incident.declared_by, incident.commander, incident.comms_lead,
+                      *incident.responders.all()]
             for user in {u for u in people if u}:
                 permissions.grant_view(incident, user=user)
     return incident

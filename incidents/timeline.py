@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Subquery
 from django.utils import timezone
 
 from incidents.models import Incident, TimelineEntry
@@ -94,12 +94,18 @@ class ChainReport:
 
 
 def verify_chain(incident_id: int, batch_size: int = 2000) -> ChainReport:
-    """Walk the chain in seq order; name the first entry whose link or content does not hold."""
+    """Walk the chain in seq order; name the first entry whose link or content does not hold.
+
+    The incident's entry counter is read first and only entries up to it are walked, so a note
+    written during the scan cannot make an intact chain look broken.
+    """
+    counter = Incident.objects.filter(pk=incident_id).values("timeline_seq")
+    declared = counter.values_list("timeline_seq", flat=True).first() or 0
     expected_prev = GENESIS_HASH
     expected_seq = 1
     count = 0
-    entries = TimelineEntry.objects.filter(incident_id=incident_id).order_by("seq")
-    for entry in entries.iterator(chunk_size=batch_size):
+    entries = TimelineEntry.objects.filter(incident_id=incident_id, seq__lte=declared)
+    for entry in entries.order_by("seq").iterator(chunk_size=batch_size):
         count += 1
         problem = ""
         if entry.seq != expected_seq:
@@ -112,15 +118,28 @@ def verify_chain(incident_id: int, batch_size: int = 2000) -> ChainReport:
             return ChainReport(incident_id, count, expected_seq, problem, expected_prev)
         expected_prev = entry.hash
         expected_seq += 1
-    declared = (
-        Incident.objects.filter(pk=incident_id).values_list("timeline_seq", flat=True).first()
-    )
-    if declared is not None and declared != count:
+    if count != declared:
         return ChainReport(
             incident_id,
             count,
             count + 1,
             f"the incident records {declared} entries but {count} remain (entries were removed)",
+            expected_prev,
+        )
+    # One statement compares entries with the live counter: rows past it were not written by
+    # record() (which bumps the counter in the same transaction).
+    extra = (
+        TimelineEntry.objects.filter(incident_id=incident_id, seq__gt=Subquery(counter))
+        .order_by("seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    if extra is not None:
+        return ChainReport(
+            incident_id,
+            count,
+            extra,
+            "it lies beyond the incident's recorded entries (added outside record())",
             expected_prev,
         )
     return ChainReport(incident_id, count, None, "", expected_prev)

@@ -1,8 +1,10 @@
 """Personas and factories shared by the whole suite. Deterministic: no random names, no sleeps."""
 
+import importlib
 import itertools
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, User
 
 from incidents import services
@@ -12,7 +14,20 @@ from oncall.models import Team
 _counter = itertools.count(1)
 
 
+_role_groups = importlib.import_module("incidents.migrations.0003_role_groups")
+
+
+def ensure_role_groups() -> None:
+    """Role groups come from a data migration; a transactional test's flush removes them, so
+    recreate them (idempotently, with the migration's own definition) when missing."""
+    if Group.objects.filter(name="Responders").exists():
+        return
+    _role_groups.create_groups(django_apps, None)
+
+
 def make_user(username: str, *groups: str, **extra) -> User:
+    if groups:
+        ensure_role_groups()
     user = User.objects.create_user(username=username, password="pw-" + username,
                                     email=f"{username}@example.test", **extra)
     for name in groups:
