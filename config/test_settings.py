@@ -23,3 +23,5 @@ WHITENOISE_USE_FINDERS = True
 Q_CLUSTER["sync"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", "")}
+# Tests serve static files through the finders; there is no collectstatic output to point at.
+STATIC_ROOT = None

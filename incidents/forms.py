@@ -27,8 +27,8 @@ class DeclareForm(forms.Form):
 
 class TransitionForm(forms.Form):
     status = forms.ChoiceField(choices=())
-    note = forms.CharField(required=False, max_length=NOTE_MAX,
-                           widget=forms.TextInput(attrs={"placeholder": "Why (optional)"}))
+    note = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.TextInput(
+        attrs={"id": "id_transition_note", "aria-label": "Note", "placeholder": "Why (optional)"}))
 
     def __init__(self, *args, incident: Incident, **kwargs):
         super().__init__(*args, **kwargs)
@@ -39,8 +39,8 @@ class TransitionForm(forms.Form):
 
 class SeverityForm(forms.Form):
     severity = forms.ChoiceField(choices=Severity.choices)
-    note = forms.CharField(required=False, max_length=NOTE_MAX,
-                           widget=forms.TextInput(attrs={"placeholder": "Why (optional)"}))
+    note = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.TextInput(
+        attrs={"id": "id_severity_note", "aria-label": "Note", "placeholder": "Why (optional)"}))
 
 
 class RolesForm(forms.Form):
@@ -84,14 +84,15 @@ class MilestonesForm(forms.Form):
                                        widget=UTCDateTimeInput(attrs={"step": 1}))
     resolved_at = forms.DateTimeField(required=False, label="Resolved",
                                       widget=UTCDateTimeInput(attrs={"step": 1}))
-    note = forms.CharField(required=False, max_length=NOTE_MAX,
-                           widget=forms.TextInput(attrs={"placeholder": "Why the correction"}))
+    note = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.TextInput(
+        attrs={"id": "id_milestones_note", "placeholder": "Why the correction"}))
 
 
 class MergeForm(forms.Form):
     into = forms.CharField(max_length=20, label="Merge into", widget=forms.TextInput(
         attrs={"placeholder": "INC-123"}))
-    note = forms.CharField(required=False, max_length=NOTE_MAX)
+    note = forms.CharField(required=False, max_length=NOTE_MAX,
+                           widget=forms.TextInput(attrs={"id": "id_merge_note"}))
 
     def clean_into(self):
         number = parse_reference(self.cleaned_data["into"])
@@ -117,11 +118,17 @@ class GrantForm(forms.Form):
 
 class DashboardFilterForm(forms.Form):
     STATUS_CHOICES = [("open", "Open"), ("closed", "Closed"), ("all", "All"), *Status.choices]
-    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
-    severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False)
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False,
+                               widget=forms.Select(attrs={"aria-label": "Status"}))
+    severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False,
+                                 widget=forms.Select(attrs={"aria-label": "Severity"}))
     service = forms.ModelChoiceField(Service.objects.all(), required=False, to_field_name="slug",
-                                     empty_label="Any service")
+                                     empty_label="Any service",
+                                     widget=forms.Select(attrs={"aria-label": "Service"}))
     team = forms.ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
-                                  empty_label="Any team")
+                                  empty_label="Any team",
+                                  widget=forms.Select(attrs={"aria-label": "Team"}))
     mine = forms.BooleanField(required=False, label="Mine")
-    q = forms.CharField(required=False, max_length=200, label="Search")
+    q = forms.CharField(required=False, max_length=200, label="Search", widget=forms.TextInput(
+        attrs={"placeholder": "Search title or INC-123", "aria-label": "Search",
+               "type": "search"}))

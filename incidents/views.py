@@ -31,7 +31,7 @@ def _incident(request, number, *, write=False) -> Incident:
 def dashboard(request):
     if not request.user.has_perm(permissions.VIEW):
         raise PermissionDenied("Your account has no role yet; ask an admin to add you to one.")
-    filters = forms.DashboardFilterForm(request.GET or None)
+    filters = forms.DashboardFilterForm(request.GET or None, auto_id="filter_%s")
     params = filters.cleaned_data if filters.is_valid() else {}
     incidents = queries.filter_incidents(
         request.user,
@@ -77,7 +77,7 @@ def declare(request):
 
 
 def _redirect(request, incident):
-    """After a change: htmx follows HX-Redirect, a plain form post gets a 303."""
+    """After a change: htmx follows HX-Redirect, a plain form post gets a redirect."""
     url = incident_url(incident)
     if request.htmx:
         response = HttpResponse(status=204)
