@@ -2,6 +2,9 @@
 
 from rest_framework.routers import DefaultRouter
 
+from incidents.api import IncidentViewSet
+
 router = DefaultRouter()
+router.register("incidents", IncidentViewSet, basename="incident")
 
 urlpatterns = router.urls

@@ -44,8 +44,12 @@ def filter_incidents(user, *, status="open", severity="", service="", team="", m
     q = (q or "").strip()
     if q:
         number = parse_reference(q)
-        qs = qs.filter(Q(pk=number) | Q(title__icontains=q)) if number else qs.filter(
-            title__icontains=q)
+        if number and q.upper().startswith("INC-"):
+            qs = qs.filter(pk=number)  # an explicit reference names one incident
+        elif number:
+            qs = qs.filter(Q(pk=number) | Q(title__icontains=q))  # "12" may also be in "v2.12"
+        else:
+            qs = qs.filter(title__icontains=q)
     return qs.by_urgency()
 
 

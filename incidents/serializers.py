@@ -1,0 +1,108 @@
+"""API shapes of incidents. Serializers check the shape of input and look names up;
+incidents.services decides what is allowed."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from incidents import services
+from incidents.models import CustomerTier, Incident, Service, Severity, Status, TimelineEntry
+
+FILTER_STATUSES = [("all", "All"), ("open", "Open"), ("closed", "Closed"), *Status.choices]
+
+
+def _usernames(**kwargs):
+    return serializers.SlugRelatedField(slug_field="username", **kwargs)
+
+
+def _user_lookup(**kwargs):
+    # Roles go to active accounts only: a deactivated user could not act on the incident.
+    users = get_user_model()._default_manager.filter(is_active=True)
+    return _usernames(queryset=users, **kwargs)
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    number = serializers.IntegerField(source="pk", read_only=True)
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    customer_tiers = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    commander = _usernames(read_only=True)
+    comms_lead = _usernames(read_only=True)
+    responders = _usernames(many=True, read_only=True)
+    declared_by = _usernames(read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "number", "reference", "title", "description", "severity", "status", "services",
+            "customer_tiers", "commander", "comms_lead", "responders", "restricted",
+            "declared_by", "merged_into", "started_at", "detected_at", "acknowledged_at",
+            "mitigated_at", "resolved_at", "closed_at", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class IncidentFilterSerializer(serializers.Serializer):
+    """Query parameters of the list; a blank value means no filter, as in an HTML form."""
+
+    status = serializers.ChoiceField(choices=FILTER_STATUSES, required=False, allow_blank=True)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False, allow_blank=True)
+    service = serializers.SlugField(required=False, allow_blank=True, help_text="Service slug.")
+    team = serializers.SlugField(
+        required=False, allow_blank=True, help_text="Team slug (owner of a service).")
+    mine = serializers.BooleanField(
+        required=False, allow_null=True, help_text="Only incidents where I am commander, "
+        "comms lead, responder or declarer.")
+    q = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="'INC-12' or '12' finds incident 12; other text searches titles.")
+
+
+class DeclareSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=services.TITLE_MAX)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    description = serializers.CharField(
+        max_length=services.DESCRIPTION_MAX, allow_blank=True, required=False)
+    services = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), many=True, required=False)
+    customer_tiers = serializers.SlugRelatedField(
+        slug_field="slug", queryset=CustomerTier.objects.all(), many=True, required=False)
+    restricted = serializers.BooleanField(default=False)
+    started_at = serializers.DateTimeField(required=False)
+
+
+class TransitionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices)
+    note = serializers.CharField(max_length=services.NOTE_MAX, allow_blank=True, default="")
+
+
+class SeverityChangeSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    note = serializers.CharField(max_length=services.NOTE_MAX, allow_blank=True, default="")
+
+
+class NoteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=services.NOTE_MAX)
+
+
+class RolesSerializer(serializers.Serializer):
+    """Only the roles present in the request change; null clears a single role."""
+
+    commander = _user_lookup(allow_null=True, required=False)
+    comms_lead = _user_lookup(allow_null=True, required=False)
+    responders = _user_lookup(many=True, required=False)
+
+
+class TimelineQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, default=0, help_text="Only entries with a greater seq (for polling).")
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    actor = _usernames(read_only=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = [
+            "seq", "kind", "actor", "actor_label", "created_at", "old_value", "new_value",
+            "note", "data", "prev_hash", "hash",
+        ]
+        read_only_fields = fields
