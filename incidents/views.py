@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -140,6 +140,7 @@ def _detail_context(request, incident, bound=None, show_all=None):
         "severity_help": SEVERITY_DESCRIPTIONS,
         "poll_seconds": settings.RELAY_TIMELINE_POLL_SECONDS,
         "teams": Team.objects.all() if incident.restricted else (),
+        "bound_form": bound[1] if bound else None,
     }
 
 
@@ -241,7 +242,11 @@ def _milestones(incident, user, data):
 
 
 def _merge(incident, user, data):
-    target = permissions.get_visible_incident(user, data["into"])
+    try:
+        target = permissions.get_visible_incident(user, data["into"])
+    except Http404:
+        raise ValidationError(
+            {"into": f"There is no incident INC-{data['into']} you can see."}) from None
     services.merge(incident, into=target, by=user, note=data["note"])
 
 
