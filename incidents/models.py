@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from oncall.models import Team
+from oncall.models import EscalationPolicy, Team
 
 
 class Severity(models.TextChoices):
@@ -104,6 +104,14 @@ class Service(models.Model):
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="services"
     )
+    escalation_policy = models.ForeignKey(
+        EscalationPolicy,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="services",
+        help_text="Who is paged when an incident on this service is triggered.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -160,6 +168,10 @@ class Incident(models.Model):
     )
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_incidents"
+    )
+    # Chosen when the incident is triggered (the service's policy, or a routing rule's).
+    escalation_policy = models.ForeignKey(
+        EscalationPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     started_at = models.DateTimeField(default=timezone.now)
@@ -245,6 +257,17 @@ class EntryKind(models.TextChoices):
     RESTRICTION = "restriction", "Visibility changed"
     MERGED_INTO = "merged_into", "Merged into another incident"
     MERGE_RECEIVED = "merge_received", "Incident merged in"
+    ALERT = "alert", "Alert"
+    ALERT_RESOLVED = "alert_resolved", "Alert resolved"
+    ESCALATION = "escalation", "Escalation"
+    PAGE_SENT = "page_sent", "Page sent"
+    PAGE_DELIVERED = "page_delivered", "Page delivered"
+    PAGE_FAILED = "page_failed", "Page failed"
+    NOTIFICATION = "notification", "People notified"
+    SLA_WARNING = "sla_warning", "SLA warning"
+    SLA_BREACH = "sla_breach", "SLA breached"
+    MESSAGE_PUBLISHED = "message_published", "Customer message published"
+    POSTMORTEM = "postmortem", "Post-mortem"
 
 
 class TimelineEntry(models.Model):

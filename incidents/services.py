@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import permissions
+from incidents import escalation, permissions
 from incidents.models import (
     CLOSED_STATUSES,
     MILESTONES,
@@ -69,18 +69,23 @@ def _label(user) -> str:
 
 def declare(*, title: str, severity: str, by=None, actor_label: str = "", description: str = "",
             services=(), customer_tiers=(), restricted: bool = False, commander=None,
-            started_at: datetime | None = None) -> Incident:
+            started_at: datetime | None = None, escalation_policy=None,
+            page: bool = True) -> Incident:
+    """Open an incident. It pages through `escalation_policy`, or else the first of its services
+    that has one, unless `page` is False (maintenance windows, suppression rules)."""
     title = _clean_text(title, "title", TITLE_MAX, required=True)
     description = _clean_text(description, "description", DESCRIPTION_MAX, required=False)
     severity = _clean_severity(severity)
     now = timezone.now()
     if started_at and started_at > now:
         raise ValidationError({"started_at": "The start cannot be in the future."})
+    policy = escalation_policy or next(
+        (s.escalation_policy for s in services if s.escalation_policy_id), None)
     with transaction.atomic():
         incident = Incident.objects.create(
             title=title, description=description, severity=severity, restricted=restricted,
             declared_by=by, commander=commander, started_at=started_at or now, detected_at=now,
-            created_at=now,
+            created_at=now, escalation_policy=policy,
         )
         incident.services.set(services)
         incident.customer_tiers.set(customer_tiers)
@@ -91,10 +96,14 @@ def declare(*, title: str, severity: str, by=None, actor_label: str = "", descri
                    "customer_tiers": sorted(t.slug for t in customer_tiers),
                    "restricted": restricted,
                    "commander": _label(commander),
+                   "escalation_policy": policy.name if policy else "",
+                   "paging": bool(page and policy),
                })
         if restricted:
             for user in filter(None, (by, commander)):
                 permissions.grant_view(incident, user=user)
+        if page and policy:
+            escalation.start(incident, by=by)
     return incident
 
 

@@ -29,6 +29,24 @@ class Team(models.Model):
         return self.group.user_set.all()
 
 
+class EscalationPolicy(models.Model):
+    """Who is paged, in which order, when an incident on a service is triggered. The steps,
+    repeats and acknowledgement timeout belong to the on-call module; incidents only point here."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="escalation_policies"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "escalation policies"
+
+    def __str__(self):
+        return self.name
+
+
 TOKEN_PREFIX = "relay_"
 
 

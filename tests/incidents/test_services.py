@@ -21,6 +21,7 @@ from incidents.models import (
 )
 from incidents.services import DomainError, InvalidTransition
 from incidents.timeline import verify_chain
+from oncall.models import EscalationPolicy
 from tests.conftest import declare, make_team, make_user
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -61,7 +62,23 @@ def test_declare_writes_incident_and_declared_entry(commander, service, tier):
     assert entry.new_value == "P1"
     assert entry.note == "Checkout returns 502"
     assert entry.data == {"severity": "P1", "services": ["checkout-api"],
-                          "customer_tiers": ["enterprise"], "restricted": False, "commander": ""}
+                          "customer_tiers": ["enterprise"], "restricted": False, "commander": "",
+                          "escalation_policy": "", "paging": False}
+
+
+def test_declare_takes_the_services_escalation_policy_unless_one_is_given(commander, service):
+    default = EscalationPolicy.objects.create(name="Checkout default")
+    night = EscalationPolicy.objects.create(name="Checkout nights")
+    service.escalation_policy = default
+    service.save()
+    plain = services.declare(title="502s", severity=Severity.P2, by=commander, services=[service])
+    routed = services.declare(title="502s at night", severity=Severity.P2, by=commander,
+                              services=[service], escalation_policy=night)
+    quiet = services.declare(title="During maintenance", severity=Severity.P2, by=commander,
+                             services=[service], page=False)
+    assert (plain.escalation_policy, routed.escalation_policy) == (default, night)
+    assert [entries(i)[0].data["paging"] for i in (plain, routed, quiet)] == [True, True, False]
+    assert entries(routed)[0].data["escalation_policy"] == "Checkout nights"
 
 
 def test_declare_by_a_system_keeps_its_label(db):
