@@ -1,0 +1,20 @@
+"""Recurring work, declared once here and registered by `manage.py register_schedules` (which
+migrate runs too). Each entry: a unique name, a task by dotted path, and its period in minutes.
+
+django-q2's scheduler looks at due schedules only about every 30 s, so a job that must be on time
+to the second keeps its own due times in our tables and is only woken by these entries.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Recurring:
+    name: str
+    func: str
+    minutes: int
+
+
+PREFIX = "relay:"
+
+SCHEDULES: list[Recurring] = []
