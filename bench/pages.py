@@ -1,0 +1,900 @@
+"""Page latency at scale: dashboard, incident page and idle timeline poll.
+
+    .venv/bin/python bench/pages.py            # 100,000 incidents / 2,000,000 timeline entries
+    .venv/bin/python bench/pages.py --quick    # 5,000 / 100,000, under a minute once seeded
+
+Seeds a PostgreSQL database (DATABASE_URL; default relay_bench, relay_bench_quick for --quick)
+with COPY, reusing it when it already holds that many rows; starts gunicorn (2 sync workers) and
+times each page from one sequential client, reading the server's `Server-Timing: app;dur=` header;
+counts queries per page in-process; prints tables and, last, one JSON line. The seeded database is
+kept for the next run (--reseed drops and rebuilds it).
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import _common as common
+
+BENCH_USER = "bench"
+
+
+@dataclass(frozen=True)
+class Size:
+    incidents: int
+    entries: int
+    requests: int  # per page kind
+
+
+FULL = Size(100_000, 2_000_000, 300)
+QUICK = Size(5_000, 100_000, 60)
+
+# --- the shape of the seeded data ----------------------------------------------------------------
+
+TEAMS = [("platform", "Platform"), ("payments", "Payments"), ("identity", "Identity"),
+         ("data", "Data"), ("edge", "Edge")]
+SERVICES = [  # slug, name, team
+    ("checkout-api", "Checkout API", "payments"),
+    ("payment-gateway", "Payment Gateway", "payments"), ("billing", "Billing", "payments"),
+    ("auth", "Auth Service", "identity"),
+    ("sso", "Single sign-on", "identity"), ("postgres-primary", "Primary database", "data"),
+    ("warehouse", "Data warehouse", "data"), ("search", "Search", "platform"),
+    ("k8s", "Kubernetes platform", "platform"), ("queue", "Job queue", "platform"),
+    ("cdn", "CDN", "edge"), ("dns", "DNS", "edge"),
+]
+TIERS = [("enterprise", "Enterprise", 10), ("business", "Business", 20), ("pro", "Pro", 30),
+         ("free", "Free", 40)]
+PEOPLE = 50
+SEVERITIES = (["P1", "P2", "P3", "P4"], [3, 12, 40, 45])
+OPEN_SHARE = 0.03
+OPEN_STATUSES = (["triggered", "acknowledged", "investigating", "identified", "monitoring"],
+                 [20, 20, 30, 15, 15])
+CLOSED_STATUSES = (["resolved", "declined"], [92, 8])
+RESTRICTED_SHARE = 0.01
+# Status path a closed incident can walk before its final status (always in this order).
+WORK_STEPS = ["acknowledged", "investigating", "identified", "monitoring"]
+ACKNOWLEDGING = {"acknowledged", "investigating", "identified", "monitoring", "resolved"}
+MITIGATING = {"monitoring", "resolved"}
+FILLER_KINDS = (["note", "role", "severity", "field"], [78, 12, 5, 5])
+
+COMPONENTS = ["Database", "Checkout", "Login", "Search", "Payments", "CDN", "Job queue", "DNS",
+              "Email delivery", "API gateway", "Kubernetes node", "Redis cache", "Webhooks",
+              "Billing export", "Mobile push"]
+SYMPTOMS = ["latency above SLO", "returns 502", "connection pool exhausted", "error rate spike",
+            "replication lag", "certificate expiring", "disk almost full", "timeouts",
+            "elevated 5xx", "degraded performance", "unavailable", "memory leak"]
+REGIONS = ["", "", " in eu-west-1", " in us-east-1", " in ap-south-1"]
+NOTES = [
+    "Looking at the dashboards now.",
+    "Error rate back to baseline after the rollback.",
+    "Customer support reports a spike in tickets about failed payments.",
+    "Paged the database on-call; waiting for an answer.",
+    "Rolled back `api-2024.11.3` to `api-2024.11.2`.\n\n- deploy finished 14:02\n- canary green",
+    "Root cause looks like a **connection leak** in the checkout worker:\n\n```\n"
+    "FATAL: remaining connection slots are reserved\n```",
+    "Scaling the worker pool from 12 to 24 replicas.",
+    "Status page updated; next update in 30 minutes.",
+    "Alert fired again: `HighErrorRate` (5xx > 2% for 5m).",
+    "Failover to the replica completed; lag 0s.",
+    "Vendor confirms an incident on their side: https://status.example.com/incidents/abc",
+    "Monitoring for another hour before resolving.",
+    "1. drained node `ip-10-0-3-17`\n2. cordoned it\n3. pods rescheduled",
+    "No customer impact observed in the last 20 minutes.",
+    "Follow-up: add an alert on pool saturation, owner @data team.",
+    "Cache hit ratio dropped to 41% after the config push; reverting.",
+]
+# A second paragraph with numbers makes every note distinct, as real notes are.
+NOTE_DETAILS = [
+    "Checked `web-{a}`: {b} errors in the last {c} minutes.",
+    "p99 latency {a} ms (baseline {b} ms), {c}% of requests affected.",
+    "Linked ticket SUP-{a}{b}; {c} customers reported it so far.",
+    "Next check at :{c:02d}; queue depth {a}, {b} consumers.",
+]
+
+
+class _Entry:
+    """The attributes incidents.timeline.canonical_content/entry_hash read, without a model."""
+
+    __slots__ = ("incident_id", "seq", "kind", "actor_id", "actor_label", "created_at",
+                 "old_value", "new_value", "note", "data", "prev_hash", "hash")
+
+    def __init__(self, incident_id, seq, kind, created_at, *, actor_id=None, actor_label="",
+                 old="", new="", note="", data=None):
+        self.incident_id, self.seq, self.kind, self.created_at = incident_id, seq, kind, created_at
+        self.actor_id, self.actor_label = actor_id, actor_label
+        self.old_value, self.new_value, self.note, self.data = old, new, note, data or {}
+
+
+@dataclass
+class Cast:
+    """The fixed rows incidents refer to."""
+
+    people: list[tuple[int, str]]  # (id, username)
+    services: list[tuple[int, str]]  # (id, slug)
+    tiers: list[tuple[int, str]]
+    bench_group_id: int
+    view_permission_id: int
+
+
+# --- seeding -------------------------------------------------------------------------------------
+
+
+def seeded_counts() -> tuple[int, int, int]:
+    """(incidents, timeline entries, sum of incidents' timeline_seq)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), coalesce(sum(timeline_seq), 0) FROM incidents_incident")
+        incidents, seq_sum = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM incidents_timelineentry")
+        (entries,) = cursor.fetchone()
+    return incidents, entries, seq_sum
+
+
+def create_cast() -> Cast:
+    """Teams (with their groups), services, tiers and PEOPLE responders, via the ORM."""
+    from django.contrib.auth.models import Group, Permission, User
+
+    from incidents.models import CustomerTier, Service
+    from oncall.models import Team
+
+    responders = Group.objects.get(name="Responders")
+    teams = {}
+    for slug, name in TEAMS:
+        group = Group.objects.create(name=f"team:{slug}")
+        teams[slug] = Team.objects.create(name=name, slug=slug, group=group)
+    services = [Service.objects.create(name=name, slug=slug, team=teams[team],
+                                       runbook_url=f"https://runbooks.example.com/{slug}")
+                for slug, name, team in SERVICES]
+    tiers = [CustomerTier.objects.create(name=name, slug=slug, rank=rank)
+             for slug, name, rank in TIERS]
+    people = User.objects.bulk_create(
+        [User(username=f"oncall{n:02d}", email=f"oncall{n:02d}@example.com", password="!")
+         for n in range(1, PEOPLE + 1)])
+    responders.user_set.add(*people)
+    team_list = list(teams.values())
+    for n, person in enumerate(people):
+        team_list[n % len(team_list)].group.user_set.add(person)
+    view = Permission.objects.get(content_type__app_label="incidents", codename="view_incident")
+    return Cast(people=[(p.pk, p.username) for p in people],
+                services=[(s.pk, s.slug) for s in services],
+                tiers=[(t.pk, t.slug) for t in tiers],
+                bench_group_id=teams["payments"].group_id, view_permission_id=view.pk)
+
+
+def entry_counts(size: Size, open_ids: list[int], rng: random.Random) -> list[int]:
+    """Entries per incident (index 0 = incident 1): mostly a handful to a few dozen, 4% with
+    50-150, 0.5% with hundreds (some of them open); summing exactly to size.entries."""
+    n = size.incidents
+    counts = [0] * n
+    large = set(rng.sample(range(1, n + 1), max(3, n // 200)))
+    large |= set(rng.sample(open_ids, max(2, len(open_ids) // 50)))
+    medium = set(rng.sample(range(1, n + 1), n // 25)) - large
+    for i in large:
+        counts[i - 1] = rng.randint(200, 1000)
+    for i in medium:
+        counts[i - 1] = rng.randint(50, 150)
+    rest = [i for i in range(n) if counts[i] == 0]
+    mean = (size.entries - sum(counts)) / len(rest)
+    if mean < 3:
+        raise SystemExit(f"{size.entries} entries are too few for {n} incidents")
+    for i in rest:
+        counts[i] = rng.randint(2, max(2, round(2 * mean) - 2))
+    diff = size.entries - sum(counts)
+    while diff:  # nudge ordinary incidents one entry at a time until the total is exact
+        i = rng.choice(rest)
+        if diff > 0:
+            counts[i] += 1
+            diff -= 1
+        elif counts[i] > 2:
+            counts[i] -= 1
+            diff += 1
+    return counts
+
+
+def status_path(final: str, slots: int, rng: random.Random) -> list[str]:
+    """Status changes leading to `final` along allowed transitions, at most `slots` of them."""
+    if final == "triggered":
+        return []
+    if final == "declined":
+        path = ["acknowledged", "declined"] if rng.random() < 0.4 else ["declined"]
+    elif final == "resolved":
+        path = [s for s in WORK_STEPS if s == "acknowledged" or rng.random() < 0.6] + [final]
+    else:
+        path = [s for s in WORK_STEPS[: WORK_STEPS.index(final)]
+                if s == "acknowledged" or rng.random() < 0.6] + [final]
+    return path[-slots:]
+
+
+class IncidentFactory:
+    """Builds one incident's row, links and hash-chained timeline, consistent with each other."""
+
+    def __init__(self, cast: Cast, size: Size, rng: random.Random, *, now: datetime):
+        from incidents.timeline import GENESIS_HASH, entry_hash
+
+        self.cast, self.size, self.rng, self.now = cast, size, rng, now
+        self.span = timedelta(days=3 * 365)
+        self.genesis, self.entry_hash = GENESIS_HASH, entry_hash
+
+    def started_at(self, number: int, is_open: bool) -> datetime:
+        rng = self.rng
+        if is_open and rng.random() < 0.8:  # most open incidents began in the last three days
+            return self.now - timedelta(seconds=rng.randint(600, 3 * 86400))
+        base = self.now - self.span * (1 - number / self.size.incidents)
+        return min(base + timedelta(seconds=rng.randint(0, 3600)), self.now - timedelta(hours=1))
+
+    def build(self, number: int, status: str, count: int, restricted: bool):
+        rng, cast = self.rng, self.cast
+        is_open = status in OPEN_STATUSES[0]
+        severity = rng.choices(*SEVERITIES)[0]
+        started = self.started_at(number, is_open)
+        detected = started + timedelta(seconds=rng.randint(0, 600))
+        # Long histories take long; everything ends before now.
+        hours = rng.lognormvariate(0.5, 1.0) * (1 + count / 50)
+        end = min(detected + timedelta(hours=hours), self.now - timedelta(seconds=30))
+        if is_open:
+            end = self.now - timedelta(seconds=rng.randint(30, 600))
+        end = max(end, detected + timedelta(seconds=count))
+        people = cast.people
+        declared_by = rng.choice(people) if rng.random() < 0.6 else None
+        commander = rng.choice(people) if status != "triggered" or rng.random() < 0.3 else None
+        comms_lead = rng.choice(people) if severity in ("P1", "P2") and rng.random() < 0.8 else None
+        responders = rng.sample(people, rng.choice([0, 1, 1, 2, 3, 5]))
+        services = rng.sample(cast.services, rng.choice([1, 1, 1, 2, 3]))
+        tiers = rng.sample(cast.tiers, rng.choice([0, 1, 1, 2, 4]))
+        title = f"{rng.choice(COMPONENTS)} {rng.choice(SYMPTOMS)}{rng.choice(REGIONS)}"
+        description = "" if rng.random() < 0.3 else (
+            f"{rng.choice(NOTES)}\n\nImpact: {rng.choice(SYMPTOMS)} for "
+            f"{rng.choice(['some', 'most', 'all'])} {rng.choice(TIERS)[1]} customers.")
+
+        times = sorted(detected + (end - detected) * rng.random() for _ in range(count - 1))
+        times = [detected, *times]
+        for k in range(1, count):  # strictly increasing, microsecond resolution
+            if times[k] <= times[k - 1]:
+                times[k] = times[k - 1] + timedelta(microseconds=1)
+        path = status_path(status, count - 1, rng)
+        status_at = set(rng.sample(range(1, count), len(path)))
+        entries = [_Entry(number, 1, "declared", times[0],
+                          actor_id=declared_by[0] if declared_by else None,
+                          actor_label="" if declared_by else "alertmanager",
+                          new=severity, note=title, data={
+                              "severity": severity,
+                              "services": sorted(slug for _, slug in services),
+                              "customer_tiers": sorted(slug for _, slug in tiers),
+                              "restricted": restricted,
+                              "commander": commander[1] if commander else "",
+                          })]
+        milestones = {"acknowledged_at": None, "mitigated_at": None, "resolved_at": None,
+                      "closed_at": None}
+        current = {"status": "triggered", "severity": severity, "roles": 0}
+        path_iter = iter(path)
+        for index in range(1, count):
+            at = times[index]
+            actor = rng.choice(people)
+            if index in status_at:
+                entries.append(self._status_entry(number, index + 1, at, actor, next(path_iter),
+                                                  current, milestones))
+            else:
+                entries.append(self._filler_entry(number, index + 1, at, actor, current,
+                                                  commander, comms_lead, responders, description))
+        prev = self.genesis
+        for entry in entries:
+            entry.prev_hash = prev
+            entry.hash = prev = self.entry_hash(entry)
+
+        row = {
+            "id": number, "title": title, "description": description,
+            "severity": current["severity"], "status": status,
+            "commander_id": commander[0] if commander else None,
+            "comms_lead_id": comms_lead[0] if comms_lead else None,
+            "restricted": restricted, "declared_by_id": declared_by[0] if declared_by else None,
+            "merged_into_id": None, "started_at": started, "detected_at": detected,
+            **milestones, "created_at": detected, "updated_at": times[-1], "timeline_seq": count,
+        }
+        links = {"services": [pk for pk, _ in services], "customer_tiers": [pk for pk, _ in tiers],
+                 "responders": [pk for pk, _ in responders]}
+        return row, links, entries
+
+    @staticmethod
+    def _status_entry(number, seq, at, actor, to, current, milestones) -> _Entry:
+        changed = {}
+        if to in ACKNOWLEDGING and milestones["acknowledged_at"] is None:
+            milestones["acknowledged_at"] = at
+            changed["acknowledged_at"] = at.isoformat()
+        if to in MITIGATING and milestones["mitigated_at"] is None:
+            milestones["mitigated_at"] = at
+            changed["mitigated_at"] = at.isoformat()
+        if to == "resolved":
+            milestones["resolved_at"] = at
+            changed["resolved_at"] = at.isoformat()
+        if to in CLOSED_STATUSES[0]:
+            milestones["closed_at"] = at
+        old, current["status"] = current["status"], to
+        return _Entry(number, seq, "status", at, actor_id=actor[0], old=old, new=to, data=changed)
+
+    def _filler_entry(self, number, seq, at, actor, current, commander, comms_lead, responders,
+                      description) -> _Entry:
+        rng = self.rng
+        kind = rng.choices(*FILLER_KINDS)[0]
+        if kind == "severity":
+            old = current["severity"]
+            current["severity"] = new = rng.choice([s for s in SEVERITIES[0] if s != old])
+            return _Entry(number, seq, "severity", at, actor_id=actor[0], old=old, new=new)
+        if kind == "role":
+            current["roles"] += 1
+            if current["roles"] == 1 and commander:
+                return _Entry(number, seq, "role", at, actor_id=actor[0], new=commander[1],
+                              data={"role": "commander"})
+            if current["roles"] == 2 and comms_lead:
+                return _Entry(number, seq, "role", at, actor_id=actor[0], new=comms_lead[1],
+                              data={"role": "comms_lead"})
+            names = sorted(name for _, name in responders)
+            return _Entry(number, seq, "role", at, actor_id=actor[0], new=", ".join(names),
+                          data={"role": "responders", "added": names, "removed": []})
+        if kind == "field":
+            return _Entry(number, seq, "field", at, actor_id=actor[0], new=description[:500],
+                          data={"field": "description"})
+        note = f"{rng.choice(NOTES)}\n\n" + rng.choice(NOTE_DETAILS).format(
+            a=rng.randint(10, 9999), b=rng.randint(1, 999), c=rng.randint(1, 59))
+        if rng.random() < 0.1:
+            return _Entry(number, seq, "note", at, actor_label="alertmanager", note=note)
+        return _Entry(number, seq, "note", at, actor_id=actor[0], note=note)
+
+
+INCIDENT_COLUMNS = ["id", "title", "description", "severity", "status", "commander_id",
+                    "comms_lead_id", "restricted", "declared_by_id", "merged_into_id",
+                    "started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at",
+                    "closed_at", "created_at", "updated_at", "timeline_seq"]
+ENTRY_COLUMNS = ["incident_id", "seq", "kind", "actor_id", "actor_label", "created_at",
+                 "old_value", "new_value", "note", "data", "prev_hash", "hash"]
+LINKS = {"services": "service", "customer_tiers": "customertier", "responders": "user"}
+CHUNK = 500  # incidents per COPY transaction
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
+
+
+def _copy_lines(rows, suffix: str) -> str:
+    return "".join("\t".join(map(_copy_text, row)) + suffix for row in rows)
+
+
+def _columns(model, known: list[str]) -> tuple[list[str], str]:
+    """Column names for COPY: `known`, then any other concrete column (a field added later) with
+    its default, so a new defaulted field does not break seeding; the defaults as a line suffix."""
+    from django.db import connection
+
+    extra = [f for f in model._meta.concrete_fields if f.column not in known and not f.primary_key]
+    defaults = [f.get_db_prep_save(f.get_default(), connection) for f in extra]
+    suffix = "".join("\t" + _copy_text(value) for value in defaults) + "\n"
+    return known + [f.column for f in extra], suffix
+
+
+_worker: dict = {}
+
+
+def _init_worker(cast: Cast, size: Size, now: datetime, suffixes: tuple[str, str]) -> None:
+    _worker.update(cast=cast, size=size, now=now, suffixes=suffixes)
+
+
+def build_chunk(job) -> tuple[str, dict[str, str], str, tuple[int, int]]:
+    """In a worker process: COPY text for a run of incidents, their links and timelines. Each
+    chunk has its own random seed, so the data does not depend on the number of processes."""
+    seed, numbers, statuses, counts, restricted = job
+    factory = IncidentFactory(_worker["cast"], _worker["size"], random.Random(seed),
+                              now=_worker["now"])
+    incident_suffix, entry_suffix = _worker["suffixes"]
+    incidents, links, entries = [], {name: [] for name in LINKS}, []
+    for number, status, count, is_restricted in zip(numbers, statuses, counts, restricted,
+                                                    strict=True):
+        row, incident_links, timeline = factory.build(number, status, count, is_restricted)
+        incidents.append([row[c] for c in INCIDENT_COLUMNS])
+        for name, pks in incident_links.items():
+            links[name].extend((number, pk) for pk in pks)
+        entries.extend(timeline)
+    # Rows land in time order, as they would have been written: entries of incidents that
+    # overlap in time interleave on disk instead of sitting together.
+    entries.sort(key=lambda e: e.created_at)
+    entry_rows = ((e.incident_id, e.seq, e.kind, e.actor_id, e.actor_label, e.created_at,
+                   e.old_value, e.new_value, e.note, json.dumps(e.data) if e.data else "{}",
+                   e.prev_hash, e.hash) for e in entries)
+    return (_copy_lines(incidents, incident_suffix),
+            {name: _copy_lines(rows, "\n") for name, rows in links.items()},
+            _copy_lines(entry_rows, entry_suffix), (len(numbers), len(entries)))
+
+
+def _jobs(size: Size, rng: random.Random):
+    """The plan, decided up front: which incidents are open, restricted, how long each history."""
+    n = size.incidents
+    open_ids = set(rng.sample(range(max(1, n - n * 6 // 100), n + 1), int(n * OPEN_SHARE * 0.8))
+                   + rng.sample(range(1, n + 1), int(n * OPEN_SHARE * 0.2)))
+    restricted = set(rng.sample(range(1, n + 1), max(5, int(n * RESTRICTED_SHARE))))
+    counts = entry_counts(size, sorted(open_ids), rng)
+    statuses = [rng.choices(*(OPEN_STATUSES if i in open_ids else CLOSED_STATUSES))[0]
+                for i in range(1, n + 1)]
+    jobs = []
+    for first in range(1, n + 1, CHUNK):
+        numbers = list(range(first, min(first + CHUNK, n + 1)))
+        jobs.append((rng.getrandbits(64), numbers, statuses[first - 1:numbers[-1]],
+                     counts[first - 1:numbers[-1]], [i in restricted for i in numbers]))
+    return jobs, sorted(restricted)
+
+
+def seed(size: Size, rng: random.Random, processes: int) -> float:
+    """Build rows in `processes` worker processes (hash chains included) while this process
+    streams them into PostgreSQL with COPY, one transaction per chunk of incidents."""
+    import multiprocessing
+    from collections import deque
+
+    from django.db import connection, connections, transaction
+
+    from incidents.models import (
+        Incident,
+        IncidentGroupObjectPermission,
+        IncidentUserObjectPermission,
+        TimelineEntry,
+    )
+
+    started = time.perf_counter()
+    cast = create_cast()
+    jobs, restricted_ids = _jobs(size, rng)
+    incident_columns, incident_suffix = _columns(Incident, INCIDENT_COLUMNS)
+    entry_columns, entry_suffix = _columns(TimelineEntry, ENTRY_COLUMNS)
+    through = {name: getattr(Incident, name).through for name in LINKS}
+    copies = [f"COPY {Incident._meta.db_table} ({', '.join(incident_columns)}) FROM STDIN"]
+    copies += [f"COPY {model._meta.db_table} (incident_id, {model._meta.get_field(fk).column}) "
+               "FROM STDIN" for model, fk in ((through[name], fk) for name, fk in LINKS.items())]
+    copies.append(f"COPY {TimelineEntry._meta.db_table} ({', '.join(entry_columns)}) FROM STDIN")
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    connections.close_all()  # forked workers must not share this process's connection
+    context = multiprocessing.get_context("fork")
+    done = [0, 0]  # incidents, entries
+
+    def copy_next(pending) -> None:
+        incidents, links, entries, counts = pending.popleft().get()
+        with transaction.atomic(), connection.connection.cursor() as cursor:
+            for statement, data in zip(copies, [incidents, *links.values(), entries],
+                                       strict=True):
+                with cursor.copy(statement) as copy:
+                    copy.write(data.encode())
+        done[0] += counts[0]
+        done[1] += counts[1]
+        if done[0] >= size.incidents or done[0] % (10 * CHUNK) == 0:
+            print(f"  seeded {done[0]:>7,} incidents, {done[1]:>9,} entries "
+                  f"({time.perf_counter() - started:5.1f}s)", flush=True)
+
+    with context.Pool(processes, _init_worker,
+                      (cast, size, now, (incident_suffix, entry_suffix))) as pool:
+        pending = deque()
+        for job in jobs:  # a few chunks in flight, not the whole database in memory
+            pending.append(pool.apply_async(build_chunk, (job,)))
+            if len(pending) > processes:
+                copy_next(pending)
+        while pending:
+            copy_next(pending)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)",
+                       [Incident._meta.db_table, size.incidents])
+    # Restricted incidents: a fifth granted to the bench user, a fifth to its team.
+    bench = bench_user()
+    IncidentUserObjectPermission.objects.bulk_create(
+        IncidentUserObjectPermission(user=bench, permission_id=cast.view_permission_id,
+                                     content_object_id=pk) for pk in restricted_ids[::5])
+    IncidentGroupObjectPermission.objects.bulk_create(
+        IncidentGroupObjectPermission(group_id=cast.bench_group_id,
+                                      permission_id=cast.view_permission_id,
+                                      content_object_id=pk) for pk in restricted_ids[1::5])
+    analyze_started = time.perf_counter()
+    with connection.cursor() as cursor:  # what autovacuum would have done by now
+        cursor.execute("VACUUM (ANALYZE)")
+    print(f"  VACUUM ANALYZE {time.perf_counter() - analyze_started:.1f}s")
+    return time.perf_counter() - started
+
+
+def check_chains(numbers: list[int]) -> None:
+    from incidents.timeline import verify_chain
+
+    for number in numbers:
+        report = verify_chain(number)
+        if not report.intact:
+            raise SystemExit(f"seeded chain INC-{number} is broken at #{report.first_bad_seq}: "
+                             f"{report.reason}")
+    print(f"  hash chains verified for {len(numbers)} incidents "
+          f"(e.g. manage.py verify_timeline --incident {numbers[0]})")
+
+
+def bench_user():
+    """The measuring user: a Responder (no view-all-restricted), member of team Payments."""
+    from django.contrib.auth.models import Group, User
+
+    user, created = User.objects.get_or_create(
+        username=BENCH_USER, defaults={"email": "bench@example.com", "password": "!"})
+    if created:
+        user.groups.add(Group.objects.get(name="Responders"))
+        team_group = Group.objects.filter(name="team:payments").first()
+        if team_group:
+            user.groups.add(team_group)
+    return user
+
+
+def prepare(args, size: Size, database_url: str, env: dict[str, str]) -> dict:
+    """Create/migrate the database, seed it unless it already holds this size; set Django up."""
+    created = common.ensure_database(database_url, drop_first=args.reseed)
+    common.migrate(env)
+    common.setup_django(env)
+    from django.db import connections
+
+    incidents, entries, seq_sum = seeded_counts()
+    wanted = (size.incidents, size.entries, size.entries)
+    name = common.database_name(database_url)
+    seconds = None
+    if (incidents, entries, seq_sum) == wanted:
+        print(f"database {name}: reusing {incidents:,} incidents, {entries:,} entries "
+              "(--reseed rebuilds)")
+    else:
+        if incidents or entries:
+            print(f"database {name} holds {incidents:,} incidents / {entries:,} entries, not "
+                  f"{size.incidents:,} / {size.entries:,}: dropping and recreating it")
+            connections.close_all()
+            common.ensure_database(database_url, drop_first=True)
+            common.migrate(env)
+        elif created or args.reseed:
+            print(f"database {name}: created")
+        print(f"seeding {size.incidents:,} incidents and {size.entries:,} timeline entries…")
+        seconds = seed(size, random.Random(args.seed), processes=args.processes)
+        print(f"seeding took {seconds:.1f}s")
+    return {"seed_seconds": seconds}
+
+
+# --- what to request -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # a key of KINDS
+    label: str  # variant shown in the breakdown
+    path: str
+
+
+# kind → (p95 target ms, expected status, share of --requests, what it is)
+KINDS = {
+    "dashboard": (150.0, 200, 1.0, "GET / and filtered variants"),
+    "incident": (150.0, 200, 1.0, "GET /incidents/<n>/"),
+    "poll": (15.0, 204, 1.0, "idle timeline poll of an open incident"),
+    "dashboard_all": (150.0, 200, 1 / 3, "extra: dashboard with status=all (sorts every row)"),
+}
+CORE_KINDS = ("dashboard", "incident", "poll")  # the targets this bench answers for
+
+
+def choose_targets(rng: random.Random) -> list[Target]:
+    """Dashboard variants; incident pages of typical, open and long-history incidents; idle polls
+    of open incidents (after = their last seq). Only incidents the bench user can see."""
+    from incidents.models import OPEN_STATUSES as OPEN
+    from incidents.models import Incident
+
+    visible = Incident.objects.filter(restricted=False)
+    largest = list(visible.order_by("-timeline_seq").values_list("pk", "timeline_seq")[:4])
+    hundreds = list(visible.filter(timeline_seq__gte=200).values_list("pk", "timeline_seq"))
+    typical = list(visible.exclude(status__in=OPEN).filter(timeline_seq__lt=50)
+                   .values_list("pk", "timeline_seq")[:5000])
+    open_rows = list(visible.filter(status__in=OPEN).values_list("pk", "timeline_seq"))
+    open_large = [row for row in open_rows if row[1] >= 200]
+    rng.shuffle(hundreds)
+    dashboard = ["/", "/?severity=P1", "/?q=database", "/?page=2"]
+    targets = [Target("dashboard", path, path) for path in dashboard]
+    targets += [Target("dashboard_all", path, path) for path in ("/?status=all",
+                                                                 "/?status=all&page=2")]
+    chosen = {
+        "closed, <50 entries": rng.sample(typical, min(10, len(typical))),
+        "open": rng.sample(open_rows, min(8, len(open_rows))) + open_large[:2],
+        "200+ entries": list(dict.fromkeys(largest + hundreds))[:10],
+    }
+    for label, rows in chosen.items():
+        targets += [Target("incident", label, f"/incidents/{pk}/") for pk, _ in rows]
+    polls = rng.sample(open_rows, min(8, len(open_rows))) + open_large[:2]
+    targets += [Target("poll", "open, nothing new", f"/incidents/{pk}/timeline/?after={seq}")
+                for pk, seq in polls]
+    return targets
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+
+def measure(port: int, cookie: str, targets: list[Target], requests: int, warmup: int):
+    """Per kind: warm every URL, then sequential GETs round-robin over its URLs."""
+    series: dict[str, common.Series] = {}
+    by_label: dict[tuple[str, str], list[common.Sample]] = {}
+    for kind, (_, expected, share, _) in KINDS.items():
+        urls = [t for t in targets if t.kind == kind]
+        probe = common.get(port, urls[0].path, cookie=cookie)
+        if probe.status == 404:
+            print(f"  {kind}: {urls[0].path} answers 404 — not built yet, skipped")
+            continue
+        for index in range(max(warmup, 2 * len(urls))):
+            common.get(port, urls[index % len(urls)].path, cookie=cookie)
+        kind_series = series[kind] = common.Series(kind, expected)
+        count = max(len(urls), round(requests * share))
+        started = time.perf_counter()
+        for index in range(count):
+            target = urls[index % len(urls)]
+            sample = common.get(port, target.path, cookie=cookie)
+            kind_series.samples.append(sample)
+            by_label.setdefault((kind, target.label), []).append(sample)
+        print(f"  {kind}: {count} requests over {len(urls)} URLs in "
+              f"{time.perf_counter() - started:.1f}s")
+    return series, by_label
+
+
+@dataclass
+class Profiled:
+    """One page requested in-process: its queries and where its server time went."""
+
+    target: Target
+    status: int
+    queries: list[dict]
+    server_ms: float  # Server-Timing of the in-process request
+    sql_ms: float  # time spent executing its queries, seen from Django
+
+
+class SqlTimer:
+    """connection.execute_wrapper that adds up the time spent executing queries (finer than the
+    millisecond-rounded times CaptureQueriesContext keeps)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def count_queries(targets: list[Target], repeat: int = 3) -> list[Profiled]:
+    """Queries per page in-process (django.test.Client + CaptureQueriesContext), same settings
+    and database as the server; one poll URL is enough. Of `repeat` requests per URL the one
+    with the median server time is kept."""
+    import warnings
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    warnings.filterwarnings("ignore", message="No directory at")  # STATIC_ROOT is not collected
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(bench_user())
+    results, seen = [], set()
+    for target in targets:
+        if target.kind == "poll" and "poll" in seen:
+            continue
+        if target.kind not in seen:
+            client.get(target.path)  # warm this process, as the server's workers are
+            seen.add(target.kind)
+        runs = []
+        for _ in range(repeat):
+            timer = SqlTimer()
+            with connection.execute_wrapper(timer), CaptureQueriesContext(connection) as ctx:
+                response = client.get(target.path)
+            runs.append(Profiled(target, response.status_code, list(ctx.captured_queries),
+                                 common.server_timing_ms(response.get("Server-Timing")) or 0.0,
+                                 timer.seconds * 1000))
+        results.append(sorted(runs, key=lambda run: run.server_ms)[repeat // 2])
+    return results
+
+
+def explain(sql: str) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def _execution_ms(plan: str) -> float:
+    for line in plan.splitlines():
+        if line.startswith(("Execution Time:", "Execution time:")):
+            return float(line.split(":")[1].split()[0])
+    return 0.0
+
+
+# --- reporting -----------------------------------------------------------------------------------
+
+
+def latency_table(series: dict[str, common.Series]) -> str:
+    rows = []
+    for kind, s in series.items():
+        target = KINDS[kind][0]
+        p95 = s.stat("server", 95)
+        met = "yes" if p95 is not None and p95 < target else "NO"
+        rows.append([kind, len(s.samples), s.errors,
+                     *(common.fmt_ms(s.stat("server", p)) for p in (50, 95, 99, 100)),
+                     *(common.fmt_ms(s.stat("client", p)) for p in (50, 95, 99, 100)),
+                     f"< {target:.0f}", met])
+    return common.table(
+        ["page", "n", "errors", "srv p50", "srv p95", "srv p99", "srv max",
+         "cli p50", "cli p95", "cli p99", "cli max", "p95 target", "met"], rows)
+
+
+def breakdown_table(by_label) -> str:
+    rows = []
+    for (kind, label), samples in by_label.items():
+        server = [s.server_ms for s in samples if s.server_ms is not None]
+        statuses = ",".join(sorted({str(s.status) for s in samples}))
+        rows.append([kind, label, len(samples), statuses,
+                     *(common.fmt_ms(common.percentile(server, p)) for p in (50, 95, 100)),
+                     f"{sum(s.size for s in samples) / len(samples) / 1024:.0f}"])
+    return common.table(["page", "variant", "n", "status", "srv p50", "srv p95", "srv max",
+                         "KiB"], rows, align="llrlrrrr")
+
+
+def query_table(results: list[Profiled]) -> str:
+    """One row per variant: URLs, statuses, queries (min–max), in-process server and SQL ms."""
+    groups: dict[tuple[str, str], list[Profiled]] = {}
+    for result in results:
+        groups.setdefault((result.target.kind, result.target.label), []).append(result)
+    rows = []
+    for (kind, label), items in groups.items():
+        counts = sorted(len(r.queries) for r in items)
+        server = sorted(r.server_ms for r in items)[len(items) // 2]
+        sql = sorted(r.sql_ms for r in items)[len(items) // 2]
+        rows.append([kind, label, len(items), ",".join(sorted({str(r.status) for r in items})),
+                     str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}–{counts[-1]}",
+                     f"{server:.1f}", f"{sql:.1f}",
+                     f"{100 * sql / server:.0f}%" if server else "—"])
+    return common.table(["page", "variant", "urls", "status", "queries", "server ms",
+                         "sql ms", "sql share"], rows, align="llrlrrrr")
+
+
+def _planning_ms(plan: str) -> float:
+    for line in plan.splitlines():
+        if line.startswith("Planning Time:"):
+            return float(line.split(":")[1].split()[0])
+    return 0.0
+
+
+def explain_slowest(results: list[Profiled], kinds, top: int = 3) -> None:
+    """EXPLAIN ANALYZE every query of the slowest URL of each kind: one line each, then the full
+    plans of the slowest (those over 1 ms, at least one)."""
+    for kind in kinds:
+        candidates = [r for r in results if r.target.kind == kind]
+        if not candidates:
+            continue
+        worst = max(candidates, key=lambda r: r.server_ms)
+        plans = sorted(((explain(q["sql"]), q["sql"]) for q in worst.queries),
+                       key=lambda pair: -_execution_ms(pair[0]))
+        execution = sum(_execution_ms(plan) for plan, _ in plans)
+        planning = sum(_planning_ms(plan) for plan, _ in plans)
+        print(f"\nEXPLAIN ANALYZE — {kind} {worst.target.path}: {len(plans)} queries, "
+              f"{execution:.1f} ms executing + {planning:.1f} ms planning in PostgreSQL, of "
+              f"{worst.server_ms:.1f} ms server time\n")
+        print(common.table(["exec ms", "plan ms", "query"], [
+            [f"{_execution_ms(plan):.2f}", f"{_planning_ms(plan):.2f}", " ".join(sql.split())[:90]]
+            for plan, sql in plans], align="rrl"))
+        for plan, sql in [p for p in plans[:top] if _execution_ms(p[0]) >= 1] or plans[:1]:
+            shown = sql if len(sql) <= 600 else sql[:600] + " …"
+            print(f"\n{shown}\n{plan}")
+
+
+def figures(series, results: list[Profiled], rss, size: Size, requests: int, seeding) -> dict:
+    def stat(kind, which="server", pct=95):
+        value = series[kind].stat(which, pct) if kind in series else None
+        return None if value is None else round(value, 2)
+
+    def queries(kind, path=None):
+        counts = [len(r.queries) for r in results
+                  if r.target.kind == kind and path in (None, r.target.path)]
+        return max(counts) if counts else None
+
+    constant = all(len({len(r.queries) for r in results if r.target.kind == kind}) == 1
+                   for kind in ("dashboard", "incident"))
+    met = all(kind in series and stat(kind) < KINDS[kind][0] for kind in CORE_KINDS)
+    return {
+        "dashboard_p95_ms": stat("dashboard"), "incident_p95_ms": stat("incident"),
+        "poll_p95_ms": stat("poll"), "dashboard_queries": queries("dashboard", "/"),
+        "incident_queries": queries("incident"), "poll_queries": queries("poll"),
+        "queries_constant": constant, "targets_met": met,
+        "dashboard_p99_ms": stat("dashboard", pct=99), "incident_p99_ms": stat("incident", pct=99),
+        "poll_p99_ms": stat("poll", pct=99),
+        "dashboard_client_p95_ms": stat("dashboard", "client"),
+        "incident_client_p95_ms": stat("incident", "client"),
+        "poll_client_p95_ms": stat("poll", "client"),
+        "dashboard_all_p95_ms": stat("dashboard_all"),
+        "errors": sum(s.errors for s in series.values()),
+        "worker_rss_mb": round(max(rss.values()), 1) if rss else None,
+        "incidents": size.incidents, "entries": size.entries, "requests_per_page": requests,
+        "seed_seconds": seeding["seed_seconds"] and round(seeding["seed_seconds"], 1),
+    }
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK.incidents:,} incidents / {QUICK.entries:,} entries, "
+                             f"{QUICK.requests} requests per page")
+    parser.add_argument("--reseed", action="store_true",
+                        help="drop and recreate the bench database, then seed it again")
+    parser.add_argument("--requests", type=int, help="requests per page kind (after warm-up)")
+    parser.add_argument("--warmup", type=int, default=30, help="warm-up requests per page kind")
+    parser.add_argument("--explain", action="store_true",
+                        help="EXPLAIN ANALYZE the slowest queries of every page, not only of "
+                             "pages that miss their target")
+    parser.add_argument("--seed", type=int, default=20241123, help="random seed of the data")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2,
+                        help="worker processes building rows while seeding (default: CPUs)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    common.handle_signals()
+    size = QUICK if args.quick else FULL
+    requests = args.requests or size.requests
+    # --quick gets its own database so it never throws away the full-size one.
+    default_url = common.DEFAULT_DATABASE_URL + ("_quick" if args.quick else "")
+    database_url = os.environ.get("DATABASE_URL") or default_url
+    env = common.bench_env(database_url)
+    name = common.database_name(database_url)
+    print(f"bench/pages.py: {'quick' if args.quick else 'full'} run against {name}")
+
+    seeding = prepare(args, size, database_url, env)
+    user = bench_user()
+    targets = choose_targets(random.Random(args.seed + 1))
+    check_chains(sorted({int(t.path.split("/")[2]) for t in targets if t.kind == "incident"})[:8])
+    cookie = common.session_cookie(user)
+
+    print(f"\ngunicorn -w 2 --threads 1, one sequential client, {requests} requests per page "
+          f"kind after {args.warmup} warm-up requests")
+    with common.Gunicorn(env, workers=2, threads=1) as server, common.CpuWatch() as cpu:
+        series, by_label = measure(server.port, cookie, targets, requests, args.warmup)
+        rss = server.worker_rss_mb()
+    print(f"gunicorn stopped; machine during the measurement: {cpu.note()}")
+    results = count_queries(targets, repeat=1 if args.quick else 3)
+
+    print("\nServer time (Server-Timing app;dur) and client wall time, ms\n")
+    print(latency_table(series))
+    print("\n" + "\n".join(f"  {kind}: {info[3]}" for kind, info in KINDS.items()))
+    print("\nBy variant (server ms)\n")
+    print(breakdown_table(by_label))
+    print("\nQueries per page, in-process (django.test.Client, CaptureQueriesContext): median per "
+          "variant of each URL's server ms and of the time Django spent executing its SQL\n")
+    print(query_table(results))
+    data = figures(series, results, rss, size, requests, seeding)
+    data["cpus_busy"] = cpu.busy and round(cpu.busy, 2)
+    print(f"\nqueries constant across dashboard variants and across incidents: "
+          f"{'yes' if data['queries_constant'] else 'NO'}")
+    print("gunicorn worker RSS after the run: "
+          + ", ".join(f"pid {pid} {mb:.0f} MiB" for pid, mb in sorted(rss.items())))
+
+    missed = [k for k, s in series.items() if (s.stat("server", 95) or 0) >= KINDS[k][0]]
+    if missed or args.explain:
+        explain_slowest(results, list(series) if args.explain else missed)
+    print(f"\nThe seeded database {name} is kept for the next run (--reseed rebuilds it).")
+    print(json.dumps(data))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("interrupted")
