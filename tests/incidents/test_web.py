@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import caches
 from django.urls import reverse
 from django.utils import timezone
 
@@ -277,3 +278,34 @@ def test_restricted_filter_adds_no_per_row_queries(client, commander,
     with django_assert_max_num_queries(12):
         response = client.get("/?status=all")
     assert len(titles(response)) == 10
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+def test_timeline_entries_are_rendered_once_and_served_from_the_cache(as_responder, incident,
+                                                                      responder):
+    caches["timeline"].clear()
+    services.add_note(incident, text="Rolled back *v2.31*", by=responder)
+    first = as_responder.get(url("detail", incident)).content.decode()
+    assert "<em>v2.31</em>" in first
+    assert len(caches["timeline"]._cache) == incident.timeline.count()
+    # A renamed actor is shown under the new name: the name is part of the cache key.
+    responder.username = "r.renamed"
+    responder.save()
+    second = as_responder.get(url("detail", incident)).content.decode()
+    assert 'class="who">r.renamed</span>' in second
+    assert 'class="who">responder</span>' not in second
+
+
+def test_people_selects_escape_names_and_mark_the_current_roles(as_responder, incident,
+                                                                responder):
+    make_user('eve"><script>x</script>', "Responders")
+    services.assign_roles(incident, by=responder, commander=responder, responders=[responder])
+    html = as_responder.get(url("detail", incident)).content.decode()
+    assert "<script>x</script>" not in html
+    assert 'value="eve&quot;&gt;&lt;script&gt;x&lt;/script&gt;"' in html
+    commander_select = html.split('name="commander"')[1].split("</select>")[0]
+    assert '<option value="responder" selected>responder</option>' in commander_select
+    responders_select = html.split('name="responders"')[1].split("</select>")[0]
+    assert 'multiple' in html.split('name="responders"')[1].split(">")[0]
+    assert '<option value="responder" selected>' in responders_select
