@@ -42,7 +42,7 @@ class SelectMultiple(_OptionsInPython, forms.SelectMultiple):
 class DeclareForm(forms.Form):
     title = forms.CharField(max_length=TITLE_MAX, widget=forms.TextInput(
         attrs={"placeholder": "What is broken? e.g. Checkout returns 502", "autofocus": True}))
-    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.P3)
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.P3, widget=Select)
     description = forms.CharField(required=False, max_length=DESCRIPTION_MAX,
                                   widget=forms.Textarea(attrs={"rows": 3}))
     services = forms.ModelMultipleChoiceField(Service.objects.all(), required=False,
@@ -54,7 +54,7 @@ class DeclareForm(forms.Form):
 
 
 class TransitionForm(forms.Form):
-    status = forms.ChoiceField(choices=())
+    status = forms.ChoiceField(choices=(), widget=Select)
     note = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.TextInput(
         attrs={"id": "id_transition_note", "aria-label": "Note", "placeholder": "Why (optional)"}))
 
@@ -66,7 +66,7 @@ class TransitionForm(forms.Form):
 
 
 class SeverityForm(forms.Form):
-    severity = forms.ChoiceField(choices=Severity.choices)
+    severity = forms.ChoiceField(choices=Severity.choices, widget=Select)
     note = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.TextInput(
         attrs={"id": "id_severity_note", "aria-label": "Note", "placeholder": "Why (optional)"}))
 
@@ -152,15 +152,15 @@ class GrantForm(forms.Form):
 class DashboardFilterForm(forms.Form):
     STATUS_CHOICES = [("open", "Open"), ("closed", "Closed"), ("all", "All"), *Status.choices]
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False,
-                               widget=forms.Select(attrs={"aria-label": "Status"}))
+                               widget=Select(attrs={"aria-label": "Status"}))
     severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False,
-                                 widget=forms.Select(attrs={"aria-label": "Severity"}))
+                                 widget=Select(attrs={"aria-label": "Severity"}))
     service = forms.ModelChoiceField(Service.objects.all(), required=False, to_field_name="slug",
                                      empty_label="Any service",
-                                     widget=forms.Select(attrs={"aria-label": "Service"}))
+                                     widget=Select(attrs={"aria-label": "Service"}))
     team = forms.ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
                                   empty_label="Any team",
-                                  widget=forms.Select(attrs={"aria-label": "Team"}))
+                                  widget=Select(attrs={"aria-label": "Team"}))
     mine = forms.BooleanField(required=False, label="Mine")
     q = forms.CharField(required=False, max_length=200, label="Search", widget=forms.TextInput(
         attrs={"placeholder": "Search title or INC-123", "aria-label": "Search",
