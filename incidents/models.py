@@ -66,16 +66,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DECLINED: frozenset(),
     Status.MERGED: frozenset(),
 }
-OPEN_STATUSES = frozenset(
-    {
-        Status.TRIGGERED,
-        Status.ACKNOWLEDGED,
-        Status.INVESTIGATING,
-        Status.IDENTIFIED,
-        Status.MONITORING,
-    }
+# Tuples, not sets: their order is the order of the SQL IN lists, which must be the same in
+# every process for the urgency expression index below to match the dashboard's ORDER BY.
+OPEN_STATUSES = (
+    Status.TRIGGERED,
+    Status.ACKNOWLEDGED,
+    Status.INVESTIGATING,
+    Status.IDENTIFIED,
+    Status.MONITORING,
 )
-CLOSED_STATUSES = frozenset({Status.RESOLVED, Status.DECLINED, Status.MERGED})
+CLOSED_STATUSES = (Status.RESOLVED, Status.DECLINED, Status.MERGED)
 
 # Milestones in the order they must keep; MTTA, MTTR and SLA figures are computed from them.
 MILESTONES = ("started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at")
@@ -120,6 +120,13 @@ class Service(models.Model):
         return self.name
 
 
+IS_CLOSED = models.Case(
+    models.When(status__in=OPEN_STATUSES, then=models.Value(0)),
+    default=models.Value(1),
+    output_field=models.IntegerField(),
+)
+
+
 class IncidentQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
@@ -130,13 +137,8 @@ class IncidentQuerySet(models.QuerySet):
 
     def by_urgency(self):
         """Open incidents first, then by severity, then oldest first (the one waiting longest)."""
-        return self.annotate(
-            is_closed=models.Case(
-                models.When(status__in=OPEN_STATUSES, then=models.Value(0)),
-                default=models.Value(1),
-                output_field=models.IntegerField(),
-            )
-        ).order_by("is_closed", "severity", "started_at", "id")
+        return self.annotate(is_closed=IS_CLOSED).order_by("is_closed", "severity", "started_at",
+                                                          "id")
 
 
 class Incident(models.Model):
@@ -198,6 +200,10 @@ class Incident(models.Model):
         indexes = [
             # Dashboard: open incidents ordered by severity then age.
             models.Index(fields=["status", "severity", "started_at"], name="incident_urgency_idx"),
+            # Dashboard with every status (by_urgency): open first, then severity, then age.
+            models.Index(
+                IS_CLOSED, "severity", "started_at", "id", name="incident_all_urgency_idx"
+            ),
             # Visibility filter: unrestricted rows are the common case.
             models.Index(
                 fields=["restricted"], name="incident_restricted_idx", condition=Q(restricted=True)
