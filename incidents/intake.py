@@ -185,17 +185,15 @@ def _upsert(ref: IntegrationRef, event: AlertEvent) -> tuple[int, int, bool]:
 def process(alert_id: int) -> None:
     """Group a new alert, apply rules, then declare or update its incident."""
     with transaction.atomic():
-        alert = Alert.objects.select_related("integration").get(pk=alert_id)
-        # One grouping decision at a time per service: parallel new alerts join one incident.
-        service = Service.objects.select_for_update().get(pk=alert.service_id)
-        alert = Alert.objects.select_for_update().select_related("integration").get(pk=alert_id)
+        alert = (Alert.objects.select_for_update(of=("self",))
+                 .select_related("integration", "service").get(pk=alert_id))
         if alert.processed:
             return
         alert.processed = True
         if alert.status == AlertStatus.RESOLVED:
             alert.save(update_fields=["processed"])
             return
-        _route(alert, service)
+        _route(alert, alert.service)
 
 
 def _route(alert: Alert, service: Service) -> None:
@@ -207,26 +205,45 @@ def _route(alert: Alert, service: Service) -> None:
         alert.save(update_fields=["processed", "status", "severity"])
         return
     window = rules.active_window(service, now)
+    pages = decision.pages and window is None
     incident, flapping = _flapping_incident(alert, service, now), True
     if incident is None:
         incident, flapping = _open_incident_for(alert, service, now), False
-    pages = decision.pages and window is None
     if incident is None:
-        incident = services.declare(
-            title=alert.summary[:200] or "Alert", severity=decision.severity,
-            services=[service], actor_label=_actor(alert),
-            description=_description(alert), escalation_policy=decision.escalation_policy,
-            page=pages)
+        incident = _declare_or_join(alert, service, decision, pages, now)
     elif flapping and incident.status == Status.RESOLVED:
         services.transition(incident, to=Status.INVESTIGATING, actor_label=_actor(alert),
                             note="Reopened: the alert is flapping.")
     alert.incident = incident
     alert.save(update_fields=["processed", "severity", "incident"])
-    record(incident, EntryKind.ALERT, actor_label=_actor(alert), new=alert.summary[:500], data={
-        "alert": alert.pk, "dedup_key": alert.dedup_key, "severity": alert.severity,
-        "source_url": alert.source_url, "rules": decision.matched, "flapping": flapping,
-        "maintenance": window.reason if window else "", "paged": pages,
-    })
+    if _worth_an_entry(incident, alert):
+        record(incident, EntryKind.ALERT, actor_label=_actor(alert), new=alert.summary[:500],
+               data={"alert": alert.pk, "dedup_key": alert.dedup_key,
+                     "severity": alert.severity, "source_url": alert.source_url,
+                     "rules": decision.matched, "flapping": flapping,
+                     "maintenance": window.reason if window else "", "paged": pages})
+
+
+def _declare_or_join(alert, service, decision, pages, now) -> Incident:
+    """Only declaring takes the service lock: parallel new alerts wait here, and the ones
+    that were not first find the incident the first one declared."""
+    Service.objects.select_for_update().filter(pk=service.pk).first()
+    incident = _open_incident_for(alert, service, now)
+    if incident is not None:
+        return incident
+    return services.declare(
+        title=alert.summary[:200] or "Alert", severity=decision.severity,
+        services=[service], actor_label=_actor(alert), description=_description(alert),
+        escalation_policy=decision.escalation_policy, page=pages)
+
+
+# In a storm the alert list carries the detail; the timeline names the first alerts only.
+ALERT_ENTRIES_PER_INCIDENT = 20
+
+
+def _worth_an_entry(incident: Incident, alert: Alert) -> bool:
+    earlier = Alert.objects.filter(incident=incident).exclude(pk=alert.pk)
+    return earlier[:ALERT_ENTRIES_PER_INCIDENT].count() < ALERT_ENTRIES_PER_INCIDENT
 
 
 def _actor(alert: Alert) -> str:
@@ -241,14 +258,16 @@ def _description(alert: Alert) -> str:
 
 
 def _open_incident_for(alert: Alert, service: Service, now) -> Incident | None:
+    """The open incident of the service (and grouping key) with the most recent alert in the
+    grouping window."""
     candidates = Alert.objects.filter(
         service=service, incident__status__in=OPEN_STATUSES,
         last_seen__gte=now - timedelta(minutes=service.group_window_minutes),
     ).exclude(pk=alert.pk)
     if service.group_by == "key":
         candidates = candidates.filter(grouping_key=alert.grouping_key)
-    incident_id = candidates.order_by("-last_seen").values_list("incident_id", flat=True).first()
-    return Incident.objects.filter(pk=incident_id).first() if incident_id else None
+    latest = candidates.select_related("incident").order_by("-last_seen").first()
+    return latest.incident if latest else None
 
 
 def _flapping_incident(alert: Alert, service: Service, now) -> Incident | None:

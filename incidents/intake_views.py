@@ -117,7 +117,23 @@ def _render_service(request, service, status=200, **extra):
 @require_GET
 def service_detail(request, slug):
     _require_view(request.user)
-    return _render_service(request, get_object_or_404(Service, slug=slug))
+    service = get_object_or_404(Service, slug=slug)
+    shown_once = request.session.pop(SHOWN_ONCE, None)
+    if shown_once:
+        keyed = Integration.objects.filter(pk=shown_once["id"], service=service).first()
+        if keyed:
+            return _render_service(request, service, new_key=shown_once["key"], keyed=keyed)
+    return _render_service(request, service)
+
+
+# The new key rides the session to the page after the redirect, once, so reloading that page
+# neither repeats the POST (a second integration) nor shows the key again.
+SHOWN_ONCE = "relay_intake_key_once"
+
+
+def _redirect_with_key(request, integration, key):
+    request.session[SHOWN_ONCE] = {"id": integration.pk, "key": key}
+    return redirect("intake:service", slug=integration.service.slug)
 
 
 @login_required
@@ -142,7 +158,7 @@ def integration_create(request, slug):
     if not form.is_valid():
         return _render_service(request, service, 400, integration_form=form)
     integration, key = intake.create_integration(service=service, **form.cleaned_data)
-    return _render_service(request, service, new_key=key, keyed=integration)
+    return _redirect_with_key(request, integration, key)
 
 
 @login_required
@@ -150,8 +166,7 @@ def integration_create(request, slug):
 def integration_rotate(request, slug, pk):
     _require_manage(request.user)
     integration = get_object_or_404(Integration, pk=pk, service__slug=slug)
-    key = intake.rotate_key(integration)
-    return _render_service(request, integration.service, new_key=key, keyed=integration)
+    return _redirect_with_key(request, integration, intake.rotate_key(integration))
 
 
 @login_required
@@ -163,7 +178,7 @@ def heartbeat_create(request, slug):
     if not form.is_valid():
         return _render_service(request, service, 400, heartbeat_form=form)
     heartbeat, key = heartbeats.create(service=service, **form.cleaned_data)
-    return _render_service(request, service, new_key=key, keyed=heartbeat.integration)
+    return _redirect_with_key(request, heartbeat.integration, key)
 
 
 @login_required

@@ -412,8 +412,10 @@ class Alert(models.Model):
             ),
         ]
         indexes = [
-            # Grouping: the latest alert of a service (and grouping key) with an open incident.
+            # Grouping (intake._open_incident_for): the latest alert of a service, or of a
+            # service and grouping key, read backwards until one has an open incident.
             models.Index(fields=["service", "grouping_key", "last_seen"], name="alert_group_idx"),
+            models.Index(fields=["service", "last_seen"], name="alert_service_seen_idx"),
             # Stale sweep and the unprocessed retry scan.
             models.Index(fields=["status", "last_seen"], name="alert_status_seen_idx"),
             models.Index(

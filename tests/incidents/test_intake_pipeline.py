@@ -251,3 +251,13 @@ def test_parallel_distinct_alerts_for_one_service_make_one_incident(live_server,
     assert Alert.objects.count() == 8
     assert Incident.objects.count() == 1
     assert Alert.objects.filter(incident__isnull=True).count() == 0
+
+
+def test_storm_names_the_first_alerts_on_the_timeline_and_keeps_all_in_the_list(
+        client, generic_key):
+    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 5):
+        send(client, generic_key, summary=f"node {i} down", dedup_key=f"node-{i}")
+    incident = Incident.objects.get()
+    assert incident.alerts.count() == intake.ALERT_ENTRIES_PER_INCIDENT + 5
+    entries = incident.timeline.filter(kind=EntryKind.ALERT).count()
+    assert entries == intake.ALERT_ENTRIES_PER_INCIDENT

@@ -106,7 +106,7 @@ def test_responder_creates_service_then_integration_and_sees_key_once(client, re
         "auto_resolve": "on"})
     assert response.status_code == 302
     response = client.post("/services/billing/integrations/",
-                           {"name": "Prometheus", "format": "alertmanager"})
+                           {"name": "Prometheus", "format": "alertmanager"}, follow=True)
     html = response.content.decode()
     integration = Integration.objects.get(service__slug="billing")
     key = html.split('id="new-key-value">')[1].split("<")[0]
@@ -119,8 +119,8 @@ def test_responder_creates_service_then_integration_and_sees_key_once(client, re
 def test_rotating_from_the_portal_shows_a_new_working_key(client, responder, service):
     integration, old = make_integration(service)
     client.force_login(responder)
-    html = client.post(f"/services/{service.slug}/integrations/{integration.pk}/rotate/"
-                       ).content.decode()
+    html = client.post(f"/services/{service.slug}/integrations/{integration.pk}/rotate/",
+                       follow=True).content.decode()
     new = html.split('id="new-key-value">')[1].split("<")[0]
     assert new != old
     assert intake.find_integration(old) is None

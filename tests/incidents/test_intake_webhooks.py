@@ -211,7 +211,8 @@ def test_heartbeat_unknown_key_is_404(client, service):
 def test_heartbeat_created_in_the_portal_shows_its_ping_url(client, responder, service):
     client.force_login(responder)
     html = client.post(f"/services/{service.slug}/heartbeats/", {
-        "name": "backup", "interval_minutes": 1440, "grace_minutes": 30}).content.decode()
+        "name": "backup", "interval_minutes": 1440, "grace_minutes": 30},
+                       follow=True).content.decode()
     key = html.split('id="new-key-value">')[1].split("<")[0]
     assert f"/integrations/heartbeat/{key}/" in html
     assert intake.find_integration(key, "heartbeat") is not None
