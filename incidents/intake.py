@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from incidents import rules, services
@@ -237,12 +238,13 @@ def _declare_or_join(alert, service, decision, pages, now) -> Incident:
         escalation_policy=decision.escalation_policy, page=pages)
 
 
-# In a storm the alert list carries the detail; the timeline names the first alerts only.
+# In a storm the alert list carries the detail; the timeline names the first alerts only (their
+# firing and their resolution).
 ALERT_ENTRIES_PER_INCIDENT = 20
 
 
 def _worth_an_entry(incident: Incident, alert: Alert) -> bool:
-    earlier = Alert.objects.filter(incident=incident).exclude(pk=alert.pk)
+    earlier = Alert.objects.filter(incident=incident).exclude(pk=alert.pk).order_by()
     return earlier[:ALERT_ENTRIES_PER_INCIDENT].count() < ALERT_ENTRIES_PER_INCIDENT
 
 
@@ -258,16 +260,17 @@ def _description(alert: Alert) -> str:
 
 
 def _open_incident_for(alert: Alert, service: Service, now) -> Incident | None:
-    """The open incident of the service (and grouping key) with the most recent alert in the
-    grouping window."""
-    candidates = Alert.objects.filter(
-        service=service, incident__status__in=OPEN_STATUSES,
+    """The newest open incident of the service that had an alert (with the same grouping key,
+    if the service groups by key) within the grouping window. Few incidents are open per
+    service, and in a storm their newest alerts are recent, so the EXISTS stops early."""
+    recent = Alert.objects.filter(
+        incident=OuterRef("pk"), service=service,
         last_seen__gte=now - timedelta(minutes=service.group_window_minutes),
     ).exclude(pk=alert.pk)
     if service.group_by == "key":
-        candidates = candidates.filter(grouping_key=alert.grouping_key)
-    latest = candidates.select_related("incident").order_by("-last_seen").first()
-    return latest.incident if latest else None
+        recent = recent.filter(grouping_key=alert.grouping_key)
+    return (Incident.objects.filter(services=service, status__in=OPEN_STATUSES)
+            .filter(Exists(recent.order_by())).order_by("-pk").first())
 
 
 def _flapping_incident(alert: Alert, service: Service, now) -> Incident | None:
@@ -305,8 +308,9 @@ def close_alert(alert: Alert, *, reason: str = "") -> None:
     incident = alert.incident
     if incident is None:
         return
-    record(incident, EntryKind.ALERT_RESOLVED, actor_label=_actor(alert),
-           new=alert.summary[:500], data={"alert": alert.pk, "reason": reason})
+    if _worth_an_entry(incident, alert):
+        record(incident, EntryKind.ALERT_RESOLVED, actor_label=_actor(alert),
+               new=alert.summary[:500], data={"alert": alert.pk, "reason": reason})
     open_left = Alert.objects.filter(incident=incident, status__in=UNRESOLVED).exists()
     if alert.service.auto_resolve and not open_left and incident.is_open:
         services.transition(incident, to=Status.RESOLVED, actor_label=_actor(alert),

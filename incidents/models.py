@@ -411,13 +411,19 @@ class Alert(models.Model):
                 name="alert_open_dedup_uniq",
             ),
         ]
+        # No index covers count, last_seen or raw: a repeat updates only those, so PostgreSQL
+        # can update the row in place (HOT) without touching any index.
         indexes = [
-            # Grouping (intake._open_incident_for): the latest alert of a service, or of a
-            # service and grouping key, read backwards until one has an open incident.
-            models.Index(fields=["service", "grouping_key", "last_seen"], name="alert_group_idx"),
-            models.Index(fields=["service", "last_seen"], name="alert_service_seen_idx"),
-            # Stale sweep and the unprocessed retry scan.
-            models.Index(fields=["status", "last_seen"], name="alert_status_seen_idx"),
+            # Stale sweep (intake.close_stale_alerts): open alerts of a service.
+            models.Index(
+                fields=["service"], name="alert_open_service_idx", condition=~Q(status="resolved")
+            ),
+            # Flapping guard (intake._flapping_incident): recent resolutions of one key.
+            models.Index(
+                fields=["integration", "dedup_key", "resolved_at"], name="alert_flap_idx",
+                condition=Q(status="resolved"),
+            ),
+            # Sweep of alerts stored but never grouped (intake.process_pending).
             models.Index(
                 fields=["first_seen"], name="alert_unprocessed_idx", condition=Q(processed=False)
             ),

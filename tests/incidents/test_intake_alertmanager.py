@@ -11,6 +11,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from incidents.models import Incident, Service, Status
 from tests.incidents.conftest import make_integration
@@ -102,6 +103,10 @@ def _answers(port: int) -> bool:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_real_alertmanager_fires_and_resolves_through_webhook_and_pagerduty(
         live_server, alertmanager, team):
+    if connection.vendor != "postgresql":
+        # Both receivers deliver at once; the live server shares one in-memory SQLite
+        # connection between its threads, so parallel transactions would interleave on it.
+        pytest.skip("parallel deliveries need PostgreSQL (CI runs the suite on both)")
     hook_service = Service.objects.create(name="DB via webhook", slug="db-hook", team=team)
     pd_service = Service.objects.create(name="DB via PagerDuty", slug="db-pd", team=team)
     _, hook_key = make_integration(hook_service, "alertmanager")
