@@ -60,4 +60,5 @@ def _mark_down(heartbeat_id: int) -> int:
 def _ref(integration: Integration) -> intake.IntegrationRef:
     return intake.IntegrationRef(
         id=integration.pk, service_id=integration.service_id, format=integration.format,
-        name=integration.name, rate_limit_per_minute=integration.rate_limit_per_minute)
+        name=integration.name, rate_limit_per_minute=integration.rate_limit_per_minute,
+        email_dedup=integration.email_dedup)

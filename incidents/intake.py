@@ -51,6 +51,7 @@ class IntegrationRef:
     format: str
     name: str
     rate_limit_per_minute: int
+    email_dedup: str = "message_id"
 
 
 def hash_key(raw: str) -> str:
@@ -62,12 +63,13 @@ def _new_key() -> str:
     return secrets.token_hex(16)
 
 
-def create_integration(*, service: Service, format: str, name: str = "") -> tuple[
-        Integration, str]:
+def create_integration(*, service: Service, format: str, name: str = "",
+                       **settings) -> tuple[Integration, str]:
     """A new integration and its key; the key is not stored and cannot be shown again."""
     raw = _new_key()
     integration = Integration(service=service, format=format, key_hash=hash_key(raw),
-                              key_prefix=raw[:8], name=name or f"{service.name} {format}")
+                              key_prefix=raw[:8], name=name or f"{service.name} {format}",
+                              **settings)
     integration.full_clean()
     integration.save()
     return integration, raw
@@ -92,7 +94,8 @@ def find_integration(raw_key: str, format: str | None = None) -> IntegrationRef 
     cached = _key_cache.get(digest)
     if cached is None or cached[0] < time.monotonic():
         row = Integration.objects.filter(key_hash=digest, enabled=True).values(
-            "id", "service_id", "format", "name", "rate_limit_per_minute").first()
+            "id", "service_id", "format", "name", "rate_limit_per_minute",
+            "email_dedup").first()
         cached = (time.monotonic() + KEY_CACHE_SECONDS, IntegrationRef(**row) if row else None)
         _key_cache[digest] = cached
     ref = cached[1]

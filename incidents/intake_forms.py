@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from incidents import rules
 from incidents.models import (
     AlertRule,
+    EmailDedup,
     IntegrationFormat,
     MaintenanceWindow,
     Service,
@@ -18,7 +19,19 @@ RULE_FIELDS = ["name", "service", "position", "enabled", "match_field", "label",
                "escalation_policy"]
 
 
+class _OwnIds:
+    """Several forms share the service page: each gets its own element ids, so labels point at
+    their own inputs."""
+
+    id_prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
 class ServiceForm(forms.ModelForm):
+    runbook_url = forms.URLField(required=False, assume_scheme="https", max_length=200)
     class Meta:
         model = Service
         fields = ["name", "slug", "description", "team", "escalation_policy", "runbook_url",
@@ -26,13 +39,25 @@ class ServiceForm(forms.ModelForm):
                   "flap_threshold", "flap_window_minutes"]
 
 
-class IntegrationForm(forms.Form):
+class ServiceSettingsForm(_OwnIds, ServiceForm):
+    id_prefix = "settings"
+
+
+class IntegrationForm(_OwnIds, forms.Form):
+    id_prefix = "integration"
     name = forms.CharField(max_length=100)
     format = forms.ChoiceField(choices=[c for c in IntegrationFormat.choices
                                         if c[0] != IntegrationFormat.HEARTBEAT])
+    email_dedup = forms.ChoiceField(choices=EmailDedup.choices, initial=EmailDedup.MESSAGE_ID,
+                                    required=False, label="Email dedup",
+                                    help_text="Email integrations only.")
+
+    def clean_email_dedup(self):
+        return self.cleaned_data["email_dedup"] or EmailDedup.MESSAGE_ID
 
 
-class HeartbeatForm(forms.Form):
+class HeartbeatForm(_OwnIds, forms.Form):
+    id_prefix = "heartbeat"
     name = forms.CharField(max_length=100)
     interval_minutes = forms.IntegerField(min_value=1, max_value=60 * 24 * 31, initial=60)
     grace_minutes = forms.IntegerField(min_value=0, max_value=24 * 60, initial=5)
@@ -57,7 +82,9 @@ class AlertRuleForm(forms.ModelForm):
         return cleaned
 
 
-class MaintenanceWindowForm(forms.ModelForm):
+class MaintenanceWindowForm(_OwnIds, forms.ModelForm):
+    id_prefix = "window"
+
     class Meta:
         model = MaintenanceWindow
         fields = ["starts_at", "ends_at", "reason"]
@@ -73,6 +100,7 @@ class MaintenanceWindowForm(forms.ModelForm):
 
 
 class WebhookForm(forms.ModelForm):
+    url = forms.URLField(assume_scheme="https", max_length=2000)
     events = forms.MultipleChoiceField(choices=WebhookEvent.choices, required=False,
                                        widget=forms.CheckboxSelectMultiple,
                                        help_text="None ticked: every event.")

@@ -97,7 +97,7 @@ def _service_context(request, service, **extra) -> dict:
         "integration_form": intake_forms.IntegrationForm(),
         "heartbeat_form": intake_forms.HeartbeatForm(),
         "window_form": intake_forms.MaintenanceWindowForm(),
-        "settings_form": intake_forms.ServiceForm(instance=service),
+        "settings_form": intake_forms.ServiceSettingsForm(instance=service),
         **extra,
     }
 
@@ -141,7 +141,7 @@ def _redirect_with_key(request, integration, key):
 def service_settings(request, slug):
     _require_manage(request.user)
     service = get_object_or_404(Service, slug=slug)
-    form = intake_forms.ServiceForm(request.POST, instance=service)
+    form = intake_forms.ServiceSettingsForm(request.POST, instance=service)
     if not form.is_valid():
         service.refresh_from_db()
         return _render_service(request, service, 400, settings_form=form)

@@ -344,6 +344,12 @@ class IntegrationFormat(models.TextChoices):
     HEARTBEAT = "heartbeat", "Heartbeat"
 
 
+class EmailDedup(models.TextChoices):
+    MESSAGE_ID = "message_id", "Message-ID (every message is its own alert)"
+    SUBJECT = "subject", "Subject (repeats of a subject count on one alert)"
+    SUBJECT_SENDER = "subject_sender", "Subject and sender"
+
+
 class Integration(models.Model):
     """Where one monitoring tool sends alerts for a service. Only the SHA-256 of the secret key
     is stored; the key itself is shown once, when created or rotated."""
@@ -356,6 +362,10 @@ class Integration(models.Model):
     enabled = models.BooleanField(default=True)
     rate_limit_per_minute = models.PositiveIntegerField(
         default=6000, help_text="Events accepted per minute before answering 429."
+    )
+    email_dedup = models.CharField(
+        max_length=16, choices=EmailDedup.choices, default=EmailDedup.MESSAGE_ID,
+        help_text="Email integrations: what makes two messages the same alert.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     rotated_at = models.DateTimeField(null=True, blank=True, editable=False)

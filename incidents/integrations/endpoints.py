@@ -116,7 +116,8 @@ generic_alert = _json_format(IntegrationFormat.GENERIC)
 def email(request, key):
     body = _body(request)
     ref = _integration(key, IntegrationFormat.EMAIL)
-    return _accepted(intake.ingest(ref, RAW_PARSERS[IntegrationFormat.EMAIL](body)))
+    events = RAW_PARSERS[IntegrationFormat.EMAIL](body, dedup_by=ref.email_dedup)
+    return _accepted(intake.ingest(ref, events))
 
 
 @_endpoint

@@ -88,3 +88,27 @@ def test_webhook_test_button_logs_the_receivers_answer(live_server, page, respon
         assert json.loads(receiver.requests[0]["body"])["event"] == "ping"
     finally:
         receiver.close()
+
+
+def test_responder_plans_maintenance_and_adds_a_heartbeat(live_server, page, responder, service):
+    login(page, live_server, responder)
+    page.goto(f"{live_server.url}/services/{service.slug}/")
+    window = page.locator("#window-form")
+    window.get_by_label("Starts at").fill("2026-12-01T22:00")
+    window.get_by_label("Ends at").fill("2026-12-01T23:30")
+    window.get_by_label("Reason").fill("Database upgrade")
+    window.get_by_role("button", name="Plan window").click()
+    expect(page.locator("#window-list")).to_contain_text("Database upgrade: Dec 1, 22:00")
+
+    heartbeat = page.locator("#heartbeat-form")
+    heartbeat.get_by_label("Name").fill("Nightly backup")
+    heartbeat.get_by_label("Interval minutes").fill("1440")
+    heartbeat.get_by_role("button", name="Add heartbeat").click()
+    key = page.locator("#new-key-value").inner_text()
+    expect(page.locator("#new-key")).to_contain_text(f"/integrations/heartbeat/{key}/")
+    expect(page.locator("#heartbeat-list")).to_contain_text("Nightly backup: every 1440 min")
+    with urllib.request.urlopen(f"{live_server.url}/integrations/heartbeat/{key}/",
+                                timeout=10) as response:
+        assert response.status == 200
+    page.reload()
+    expect(page.locator("#heartbeat-list")).not_to_contain_text("last ping never")

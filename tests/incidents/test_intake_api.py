@@ -128,3 +128,15 @@ def test_ingest_email_command_rejects_a_message_without_subject(monkeypatch, ser
     with pytest.raises(CommandError, match="Subject"):
         call_command("ingest_email", key, stdout=StringIO())
     assert Alert.objects.count() == 0
+
+
+def test_admin_creates_integration_and_shows_the_key_once(client, admin_user, service):
+    client.force_login(admin_user)
+    response = client.post("/admin/incidents/integration/add/", {
+        "service": service.pk, "name": "Admin-made", "format": "generic", "enabled": "on",
+        "rate_limit_per_minute": 100, "email_dedup": "message_id"}, follow=True)
+    html = response.content.decode()
+    integration = Integration.objects.get(name="Admin-made")
+    key = html.split("Key for “Admin-made”: ")[1].split(" ")[0]
+    assert intake.find_integration(key).id == integration.pk
+    assert key not in client.get("/admin/incidents/integration/").content.decode()

@@ -313,3 +313,23 @@ def test_every_intake_endpoint_is_in_the_openapi_schema(client, commander):
     schema = generic["requestBody"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["summary"]
     assert set(generic["responses"]) >= {"202", "400", "404", "413", "429"}
+
+
+def test_email_integration_can_deduplicate_by_subject(client, service):
+    _, key = make_integration(service, "email", email_dedup="subject")
+    url = f"/integrations/email/{key}/"
+    post(client, url, EMAIL, "message/rfc822")
+    second = EMAIL.replace(b"<20261123101500.4242@monitor.example.test>",
+                           b"<20261123103000.4243@monitor.example.test>")
+    post(client, url, second, "message/rfc822")
+    alert = Alert.objects.get()
+    assert alert.count == 2
+
+
+def test_email_with_message_id_dedup_keeps_messages_apart(client, service):
+    _, key = make_integration(service, "email")
+    url = f"/integrations/email/{key}/"
+    post(client, url, EMAIL, "message/rfc822")
+    post(client, url, EMAIL.replace(b".4242@", b".4243@"), "message/rfc822")
+    assert Alert.objects.count() == 2
+    assert Incident.objects.count() == 1  # grouped into the service's open incident

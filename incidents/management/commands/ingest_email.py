@@ -24,7 +24,7 @@ class Command(BaseCommand):
         if len(message) > MAX_BODY:
             raise CommandError("The message is larger than 512 KB; it was not ingested.")
         try:
-            outcomes = intake.ingest(ref, email.parse(message))
+            outcomes = intake.ingest(ref, email.parse(message, dedup_by=ref.email_dedup))
         except PayloadError as error:
             raise CommandError(f"The message was not ingested: {error}.") from None
         for outcome in outcomes:
