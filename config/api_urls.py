@@ -3,8 +3,11 @@
 from rest_framework.routers import DefaultRouter
 
 from incidents.api import IncidentViewSet
+from incidents.intake_api import IntegrationViewSet, ServiceViewSet
 
 router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
+router.register("services", ServiceViewSet, basename="service")
+router.register("integrations", IntegrationViewSet, basename="integration")
 
 urlpatterns = router.urls

@@ -17,4 +17,10 @@ class Recurring:
 
 PREFIX = "relay:"
 
-SCHEDULES: list[Recurring] = []
+SCHEDULES: list[Recurring] = [
+    # Alert intake: retries of outgoing webhooks, alerts left ungrouped, heartbeats, stale alerts.
+    Recurring("webhooks-retry", "incidents.tasks.retry_webhooks", 1),
+    Recurring("alerts-pending", "incidents.tasks.process_pending_alerts", 1),
+    Recurring("heartbeats", "incidents.tasks.check_heartbeats", 1),
+    Recurring("alerts-stale", "incidents.tasks.close_stale_alerts", 60),
+]

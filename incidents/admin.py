@@ -71,3 +71,6 @@ class TimelineEntryAdmin(ReadOnlyAdmin):
 @admin.register(IncidentUserObjectPermission, IncidentGroupObjectPermission)
 class GrantAdmin(ReadOnlyAdmin):
     list_display = ["content_object", "permission", "__str__"]
+
+# Alert intake registers its models in its own module.
+from incidents import intake_admin  # noqa: E402,F401

@@ -61,3 +61,15 @@ def can_correct_milestones(user, incident: Incident) -> bool:
 
 def grant_view(incident: Incident, *, user=None, group=None) -> None:
     assign_perm("view_incident", user or group, incident)
+
+
+MANAGE_INTAKE = "incidents.change_integration"
+
+
+def can_view_intake(user) -> bool:
+    return user.is_authenticated and user.has_perm("incidents.view_integration")
+
+
+def can_manage_intake(user) -> bool:
+    """Services, integrations, rules, maintenance windows, heartbeats and webhooks."""
+    return user.is_authenticated and user.has_perm(MANAGE_INTAKE)

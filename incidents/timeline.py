@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import F, Subquery
 from django.utils import timezone
 
+from incidents import webhooks
 from incidents.models import Incident, TimelineEntry
 
 GENESIS_HASH = "0" * 64
@@ -77,6 +78,8 @@ def record(
     entry.hash = entry_hash(entry)
     entry.save(force_insert=True)
     incident.timeline_seq = seq
+    # Outgoing webhooks: outbox rows in this same transaction.
+    webhooks.enqueue(incident, entry)
     return entry
 
 

@@ -15,6 +15,7 @@ _counter = itertools.count(1)
 
 
 _role_groups = importlib.import_module("incidents.migrations.0003_role_groups")
+_intake_permissions = importlib.import_module("incidents.migrations.0007_intake_permissions")
 
 
 def ensure_role_groups() -> None:
@@ -23,6 +24,7 @@ def ensure_role_groups() -> None:
     if Group.objects.filter(name="Responders").exists():
         return
     _role_groups.create_groups(django_apps, None)
+    _intake_permissions.assign(django_apps)
 
 
 def make_user(username: str, *groups: str, **extra) -> User:

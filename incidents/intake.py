@@ -1,0 +1,381 @@
+"""The alert pipeline: normalised events (from incidents.integrations) → stored alerts →
+incidents.
+
+Hot path, a repeat of an open alert: one statement (the dedup upsert). A new alert is durable the
+moment that statement commits; grouping, rules and declare/update then run in their own
+transaction, and a sweep (process_pending) retries any alert left unprocessed, so an accepted
+alert is never lost.
+"""
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from incidents import rules, services
+from incidents.integrations.events import Action, AlertEvent, ChangeEventData
+from incidents.models import (
+    OPEN_STATUSES,
+    Alert,
+    AlertStatus,
+    ChangeEvent,
+    EntryKind,
+    Incident,
+    Integration,
+    Service,
+    Status,
+)
+from incidents.timeline import record
+
+KEY_CACHE_SECONDS = 10  # a rotated or disabled key may work this long in other processes
+PENDING_GRACE = timedelta(minutes=1)
+UNRESOLVED = (AlertStatus.TRIGGERED, AlertStatus.ACKNOWLEDGED, AlertStatus.SUPPRESSED)
+
+
+# --- keys and integrations -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntegrationRef:
+    """What the hot path needs of an integration, cached per process."""
+
+    id: int
+    service_id: int
+    format: str
+    name: str
+    rate_limit_per_minute: int
+    email_dedup: str = "message_id"
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _new_key() -> str:
+    # 32 hex characters: the length PagerDuty clients check routing keys against.
+    return secrets.token_hex(16)
+
+
+def create_integration(*, service: Service, format: str, name: str = "",
+                       **settings) -> tuple[Integration, str]:
+    """A new integration and its key; the key is not stored and cannot be shown again."""
+    raw = _new_key()
+    integration = Integration(service=service, format=format, key_hash=hash_key(raw),
+                              key_prefix=raw[:8], name=name or f"{service.name} {format}",
+                              **settings)
+    integration.full_clean()
+    integration.save()
+    return integration, raw
+
+
+def rotate_key(integration: Integration) -> str:
+    raw = _new_key()
+    integration.key_hash, integration.key_prefix = hash_key(raw), raw[:8]
+    integration.rotated_at = timezone.now()
+    integration.save(update_fields=["key_hash", "key_prefix", "rotated_at"])
+    _key_cache.clear()
+    return raw
+
+
+_key_cache: dict[str, tuple[float, IntegrationRef | None]] = {}
+
+
+def find_integration(raw_key: str, format: str | None = None) -> IntegrationRef | None:
+    """The enabled integration with this key (of this format), or None: callers answer 404
+    either way, so nobody learns whether a key exists."""
+    digest = hash_key(raw_key)
+    cached = _key_cache.get(digest)
+    if cached is None or cached[0] < time.monotonic():
+        row = Integration.objects.filter(key_hash=digest, enabled=True).values(
+            "id", "service_id", "format", "name", "rate_limit_per_minute",
+            "email_dedup").first()
+        cached = (time.monotonic() + KEY_CACHE_SECONDS, IntegrationRef(**row) if row else None)
+        _key_cache[digest] = cached
+    ref = cached[1]
+    if ref is None or (format and ref.format != format):
+        return None
+    return ref
+
+
+def forget_keys() -> None:
+    _key_cache.clear()
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+def check_rate(ref: IntegrationRef) -> None:
+    """Fixed one-minute windows counted in the cache (Redis when configured, else per process)."""
+    now = time.time()
+    window = int(now // 60)
+    key = f"relay:intake-rate:{ref.id}:{window}"
+    if cache.add(key, 1, timeout=70):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=70)
+            count = 1
+    if count > ref.rate_limit_per_minute:
+        raise Throttled(max(1, int((window + 1) * 60 - now) + 1))
+
+
+# --- the pipeline ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    dedup_key: str
+    alert_id: int | None
+    new: bool
+
+
+def ingest(ref: IntegrationRef, events: list[AlertEvent]) -> list[Outcome]:
+    return [ingest_one(ref, event) for event in events]
+
+
+def ingest_one(ref: IntegrationRef, event: AlertEvent) -> Outcome:
+    if event.action == Action.RESOLVE:
+        return Outcome(event.dedup_key, resolve_alerts(ref, event.dedup_key), False)
+    if event.action == Action.ACKNOWLEDGE:
+        return Outcome(event.dedup_key, acknowledge_alerts(ref, event.dedup_key), False)
+    alert_id, count, processed = _upsert(ref, event)
+    if count == 1 and not processed:
+        process(alert_id)
+    return Outcome(event.dedup_key, alert_id, count == 1)
+
+
+_UPSERT = """
+INSERT INTO incidents_alert (integration_id, service_id, dedup_key, grouping_key, status,
+    severity, summary, source, source_url, details, raw, count, first_seen, last_seen, processed)
+VALUES (%s, %s, %s, %s, 'triggered', %s, %s, %s, %s, {json}, {json}, 1, %s, %s, %s)
+ON CONFLICT (integration_id, dedup_key) WHERE NOT (status = 'resolved')
+DO UPDATE SET count = incidents_alert.count + 1, last_seen = excluded.last_seen,
+    raw = excluded.raw
+RETURNING id, count, processed
+"""
+
+
+def _upsert_sql() -> str:
+    json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    return _UPSERT.format(json=json_param)
+
+
+def _upsert(ref: IntegrationRef, event: AlertEvent) -> tuple[int, int, bool]:
+    """Store the event: a new open alert, or one more count on the open alert with its key.
+    The unique partial index makes parallel identical events meet on one row."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    details = {**event.details, "source_severity": event.source_severity}
+    params = [ref.id, ref.service_id, event.dedup_key[:255], event.grouping_key[:255],
+              event.severity, event.summary[:1024], event.source[:255], event.source_url[:2048],
+              json.dumps(details), json.dumps(event.raw), now, now, False]
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(), params)
+        alert_id, count, processed = cursor.fetchone()
+    return alert_id, count, bool(processed)
+
+
+def process(alert_id: int) -> None:
+    """Group a new alert, apply rules, then declare or update its incident."""
+    with transaction.atomic():
+        alert = (Alert.objects.select_for_update(of=("self",))
+                 .select_related("integration", "service").get(pk=alert_id))
+        if alert.processed:
+            return
+        alert.processed = True
+        if alert.status == AlertStatus.RESOLVED:
+            alert.save(update_fields=["processed"])
+            return
+        _route(alert, alert.service)
+
+
+def _route(alert: Alert, service: Service) -> None:
+    now = timezone.now()
+    decision = rules.decide(alert, rules.rules_for(service), now)
+    alert.severity = decision.severity
+    if decision.drop:
+        alert.status = AlertStatus.SUPPRESSED
+        alert.save(update_fields=["processed", "status", "severity"])
+        return
+    window = rules.active_window(service, now)
+    pages = decision.pages and window is None
+    incident, flapping = _flapping_incident(alert, service, now), True
+    if incident is None:
+        incident, flapping = _open_incident_for(alert, service, now), False
+    if incident is None:
+        incident = _declare_or_join(alert, service, decision, pages, now)
+    elif flapping and incident.status == Status.RESOLVED:
+        services.transition(incident, to=Status.INVESTIGATING, actor_label=_actor(alert),
+                            note="Reopened: the alert is flapping.")
+    alert.incident = incident
+    alert.save(update_fields=["processed", "severity", "incident"])
+    if _worth_an_entry(incident, alert):
+        record(incident, EntryKind.ALERT, actor_label=_actor(alert), new=alert.summary[:500],
+               data={"alert": alert.pk, "dedup_key": alert.dedup_key,
+                     "severity": alert.severity, "source_url": alert.source_url,
+                     "rules": decision.matched, "flapping": flapping,
+                     "maintenance": window.reason if window else "", "paged": pages})
+
+
+def _declare_or_join(alert, service, decision, pages, now) -> Incident:
+    """Only declaring takes the service lock: parallel new alerts wait here, and the ones
+    that were not first find the incident the first one declared."""
+    Service.objects.select_for_update().filter(pk=service.pk).first()
+    incident = _open_incident_for(alert, service, now)
+    if incident is not None:
+        return incident
+    return services.declare(
+        title=alert.summary[:200] or "Alert", severity=decision.severity,
+        services=[service], actor_label=_actor(alert), description=_description(alert),
+        escalation_policy=decision.escalation_policy, page=pages)
+
+
+# In a storm the alert list carries the detail; the timeline names the first alerts only (their
+# firing and their resolution).
+ALERT_ENTRIES_PER_INCIDENT = 20
+
+
+def _worth_an_entry(incident: Incident, alert: Alert) -> bool:
+    earlier = Alert.objects.filter(incident=incident).exclude(pk=alert.pk).order_by()
+    return earlier[:ALERT_ENTRIES_PER_INCIDENT].count() < ALERT_ENTRIES_PER_INCIDENT
+
+
+def _actor(alert: Alert) -> str:
+    return f"integration: {alert.integration.name}"
+
+
+def _description(alert: Alert) -> str:
+    lines = [f"Opened by the alert “{alert.summary}” from {alert.integration.name}."]
+    if alert.source:
+        lines.append(f"Source: {alert.source}")
+    return "\n\n".join(lines)
+
+
+def _open_incident_for(alert: Alert, service: Service, now) -> Incident | None:
+    """The newest open incident of the service that had an alert (with the same grouping key,
+    if the service groups by key) within the grouping window. Few incidents are open per
+    service, and in a storm their newest alerts are recent, so the EXISTS stops early."""
+    recent = Alert.objects.filter(
+        incident=OuterRef("pk"), service=service,
+        last_seen__gte=now - timedelta(minutes=service.group_window_minutes),
+    ).exclude(pk=alert.pk)
+    if service.group_by == "key":
+        recent = recent.filter(grouping_key=alert.grouping_key)
+    return (Incident.objects.filter(services=service, status__in=OPEN_STATUSES)
+            .filter(Exists(recent.order_by())).order_by("-pk").first())
+
+
+def _flapping_incident(alert: Alert, service: Service, now) -> Incident | None:
+    """An alert that resolved and re-fired flap_threshold times within the flap window goes back
+    to its last incident instead of declaring a new one."""
+    resolved = Alert.objects.filter(
+        integration_id=alert.integration_id, dedup_key=alert.dedup_key,
+        status=AlertStatus.RESOLVED, incident__isnull=False,
+        resolved_at__gte=now - timedelta(minutes=service.flap_window_minutes),
+    ).order_by("-resolved_at")
+    recent = list(resolved.values_list("incident_id", flat=True)[: service.flap_threshold])
+    if not service.flap_threshold or len(recent) < service.flap_threshold:
+        return None
+    incident = Incident.objects.get(pk=recent[0])
+    return incident if incident.status in (*OPEN_STATUSES, Status.RESOLVED) else None
+
+
+def resolve_alerts(ref: IntegrationRef, dedup_key: str, *, reason: str = "") -> int | None:
+    """Resolve the open alert with this key; the incident follows when the service auto-resolves
+    and none of its alerts is left open."""
+    with transaction.atomic():
+        alert = (Alert.objects.select_for_update().select_related("integration", "service")
+                 .filter(integration_id=ref.id, dedup_key=dedup_key, status__in=UNRESOLVED)
+                 .first())
+        if alert is None:
+            return None
+        close_alert(alert, reason=reason)
+    return alert.pk
+
+
+def close_alert(alert: Alert, *, reason: str = "") -> None:
+    """Inside a transaction, with the alert row locked."""
+    alert.status, alert.resolved_at = AlertStatus.RESOLVED, timezone.now()
+    alert.save(update_fields=["status", "resolved_at"])
+    incident = alert.incident
+    if incident is None:
+        return
+    if _worth_an_entry(incident, alert):
+        record(incident, EntryKind.ALERT_RESOLVED, actor_label=_actor(alert),
+               new=alert.summary[:500], data={"alert": alert.pk, "reason": reason})
+    open_left = Alert.objects.filter(incident=incident, status__in=UNRESOLVED).exists()
+    if alert.service.auto_resolve and not open_left and incident.is_open:
+        services.transition(incident, to=Status.RESOLVED, actor_label=_actor(alert),
+                            note="All alerts resolved.")
+
+
+def acknowledge_alerts(ref: IntegrationRef, dedup_key: str) -> int | None:
+    with transaction.atomic():
+        alert = (Alert.objects.select_for_update(of=("self",))
+                 .select_related("integration", "incident")
+                 .filter(integration_id=ref.id, dedup_key=dedup_key,
+                         status=AlertStatus.TRIGGERED).first())
+        if alert is None:
+            return None
+        alert.status = AlertStatus.ACKNOWLEDGED
+        alert.save(update_fields=["status"])
+        incident = alert.incident
+        if incident is not None and incident.status == Status.TRIGGERED:
+            services.acknowledge(incident, actor_label=_actor(alert))
+    return alert.pk
+
+
+def record_change(ref: IntegrationRef, data: ChangeEventData) -> ChangeEvent:
+    return ChangeEvent.objects.create(
+        service_id=ref.service_id, integration_id=ref.id, summary=data.summary,
+        source=data.source, happened_at=data.happened_at or timezone.now(),
+        details=data.details, links=data.links)
+
+
+# --- sweeps (recurring tasks) -----------------------------------------------------------------
+
+
+def process_pending() -> int:
+    """Retry alerts stored but never grouped (the process died or grouping failed)."""
+    stale = timezone.now() - PENDING_GRACE
+    pending = Alert.objects.filter(processed=False, first_seen__lt=stale).values_list(
+        "pk", flat=True)
+    done = 0
+    for alert_id in list(pending[:500]):
+        process(alert_id)
+        done += 1
+    return done
+
+
+def close_stale_alerts() -> int:
+    """Close open alerts with no new event for their service's stale_alert_days."""
+    now = timezone.now()
+    closed = 0
+    for service in Service.objects.filter(stale_alert_days__isnull=False):
+        cutoff = now - timedelta(days=service.stale_alert_days)
+        ids = Alert.objects.filter(service=service, status__in=UNRESOLVED,
+                                   last_seen__lt=cutoff).values_list("pk", flat=True)
+        for alert_id in list(ids):
+            closed += _close_if_still_stale(alert_id, cutoff)
+    return closed
+
+
+def _close_if_still_stale(alert_id: int, cutoff) -> int:
+    with transaction.atomic():
+        alert = (Alert.objects.select_for_update().select_related("integration", "service")
+                 .filter(pk=alert_id, status__in=UNRESOLVED, last_seen__lt=cutoff).first())
+        if alert is None:
+            return 0
+        close_alert(alert, reason="stale")
+    return 1

@@ -1,0 +1,135 @@
+"""Admin pages of alert intake (imported by incidents/admin.py). Keys are generated here as in
+the portal, and shown once in a message."""
+
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from incidents import intake, intake_forms, rules
+from incidents.models import (
+    Alert,
+    AlertRule,
+    ChangeEvent,
+    Heartbeat,
+    Integration,
+    MaintenanceWindow,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from incidents.permissions import visible_incidents
+
+
+def _show_key(request, integration, raw):
+    messages.warning(request, f"Key for “{integration.name}”: {raw} — copy it now, it is not "
+                              "stored and will not be shown again.")
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ["name", "service", "format", "key_prefix", "enabled", "created_at"]
+    list_filter = ["format", "enabled", "service"]
+    search_fields = ["name"]
+    readonly_fields = ["key_prefix", "created_at", "rotated_at"]
+    actions = ["rotate_keys"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            intake.forget_keys()
+            return
+        raw = intake._new_key()
+        obj.key_hash, obj.key_prefix = intake.hash_key(raw), raw[:8]
+        super().save_model(request, obj, form, change)
+        _show_key(request, obj, raw)
+
+    @admin.action(description="Rotate the keys of the selected integrations")
+    def rotate_keys(self, request, queryset):
+        for integration in queryset:
+            _show_key(request, integration, intake.rotate_key(integration))
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnly):
+    list_display = ["summary", "service", "status", "severity", "count", "first_seen",
+                    "last_seen", "incident"]
+    list_filter = ["status", "severity", "service"]
+    search_fields = ["summary", "dedup_key"]
+    list_select_related = ["service", "incident"]
+
+    def get_queryset(self, request):
+        # Alerts of a restricted incident are as hidden as the incident.
+        visible = visible_incidents(request.user).values("pk")
+        return super().get_queryset(request).filter(Q(incident=None) | Q(incident__in=visible))
+
+
+@admin.register(ChangeEvent)
+class ChangeEventAdmin(ReadOnly):
+    list_display = ["summary", "service", "source", "happened_at"]
+    list_filter = ["service"]
+    search_fields = ["summary"]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    form = intake_forms.AlertRuleForm
+    list_display = ["name", "position", "service", "action", "match_field", "operator", "value",
+                    "enabled"]
+    list_editable = ["position", "enabled"]
+    list_filter = ["action", "service", "enabled"]
+    readonly_fields = ["preview"]
+
+    @admin.display(description="Preview against recent alerts")
+    def preview(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save the rule to see which recent alerts it matches."
+        alerts = Alert.objects.filter(incident__restricted=False) | Alert.objects.filter(
+            incident=None)
+        if obj.service_id:
+            alerts = alerts.filter(service_id=obj.service_id)
+        recent = alerts.order_by("-last_seen")[: rules.PREVIEW_ALERTS]
+        rows = rules.preview(obj, recent, timezone.now())
+        matched = [alert for alert, hit in rows if hit]
+        return format_html("{} of {} recent alerts match.<ul>{}</ul>", len(matched), len(rows),
+                           format_html_join("", "<li>{}</li>", ((a.summary,) for a in matched)))
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ["service", "reason", "starts_at", "ends_at"]
+    list_filter = ["service"]
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["integration", "interval_minutes", "grace_minutes", "last_ping_at",
+                    "is_down"]
+    readonly_fields = ["last_ping_at", "is_down"]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["name", "service", "url", "active"]
+    list_filter = ["active", "service"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnly):
+    list_display = ["event", "subscription", "incident", "status", "attempts", "response_code",
+                    "created_at", "delivered_at"]
+    list_filter = ["status", "event"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Payload")
+    def payload_link(self, obj):
+        return format_html("<code>{}</code>", obj.payload)

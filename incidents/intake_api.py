@@ -1,0 +1,102 @@
+"""REST API of services and integrations, so teams can provision them as code. An integration's
+key is in the response that creates or rotates it, and never again."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import permissions as drf_permissions
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from incidents import intake, permissions
+from incidents.models import Integration, IntegrationFormat, Service
+from oncall.models import EscalationPolicy, Team
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(),
+                                        required=False, allow_null=True)
+    escalation_policy = serializers.SlugRelatedField(
+        slug_field="name", queryset=EscalationPolicy.objects.all(), required=False,
+        allow_null=True)
+
+    class Meta:
+        model = Service
+        fields = ["slug", "name", "description", "runbook_url", "team", "escalation_policy",
+                  "auto_resolve", "group_by", "group_window_minutes", "stale_alert_days",
+                  "flap_threshold", "flap_window_minutes"]
+
+
+class IntegrationSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
+    format = serializers.ChoiceField(choices=[
+        c for c in IntegrationFormat.choices if c[0] != IntegrationFormat.HEARTBEAT])
+
+    class Meta:
+        model = Integration
+        fields = ["id", "service", "name", "format", "key_prefix", "enabled",
+                  "rate_limit_per_minute", "email_dedup", "created_at", "rotated_at"]
+        read_only_fields = ["id", "key_prefix", "created_at", "rotated_at"]
+
+
+class IntegrationWithKeySerializer(IntegrationSerializer):
+    key = serializers.CharField(read_only=True, help_text="Shown only in this response.")
+
+    class Meta(IntegrationSerializer.Meta):
+        fields = [*IntegrationSerializer.Meta.fields, "key"]
+
+
+class IntakeAccess(drf_permissions.BasePermission):
+    """Every role with a view permission reads; managing needs can_manage_intake."""
+
+    message = "Your role cannot change services or integrations."
+
+    def has_permission(self, request, view):
+        if request.method in drf_permissions.SAFE_METHODS:
+            return permissions.can_view_intake(request.user)
+        return permissions.can_manage_intake(request.user)
+
+
+class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    serializer_class = ServiceSerializer
+    permission_classes = [drf_permissions.IsAuthenticated, IntakeAccess]
+    parser_classes = [JSONParser]
+    lookup_field = "slug"
+    queryset = Service.objects.select_related("team", "escalation_policy").order_by("name")
+
+
+class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    serializer_class = IntegrationSerializer
+    permission_classes = [drf_permissions.IsAuthenticated, IntakeAccess]
+    parser_classes = [JSONParser]
+    queryset = Integration.objects.select_related("service").exclude(
+        format=IntegrationFormat.HEARTBEAT).order_by("id")
+
+    @extend_schema(request=IntegrationSerializer, responses={201: IntegrationWithKeySerializer})
+    def create(self, request):
+        serializer = IntegrationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        integration, key = intake.create_integration(
+            service=data["service"], format=data["format"], name=data.get("name", ""))
+        for field in ("enabled", "rate_limit_per_minute", "email_dedup"):
+            if field in data:
+                setattr(integration, field, data[field])
+        integration.save()
+        return Response(_with_key(integration, key), status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        serializer.save()
+        intake.forget_keys()
+
+    @extend_schema(request=None, responses=IntegrationWithKeySerializer)
+    @action(detail=True, methods=["post"])
+    def rotate(self, request, pk=None):
+        integration = self.get_object()
+        return Response(_with_key(integration, intake.rotate_key(integration)))
+
+
+def _with_key(integration: Integration, key: str) -> dict:
+    return {**IntegrationSerializer(integration).data, "key": key}

@@ -1,0 +1,157 @@
+"""The intake endpoints in the OpenAPI document. They are plain Django views (the hot path skips
+DRF), so a drf-spectacular postprocessing hook adds them, with the generic JSON schema."""
+
+from incidents.integrations.events import SOURCE_SEVERITIES, Action
+
+TAG = "alert intake"
+
+ERROR = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "example": "invalid event"},
+        "message": {"type": "string", "example": "Event object is invalid"},
+        "errors": {"type": "array", "items": {"type": "string"},
+                   "example": ["payload.summary: This field is required."]},
+        "field": {"type": "string", "example": "payload.summary"},
+    },
+}
+ACCEPTED = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "example": "success"},
+        "message": {"type": "string", "example": "Event processed"},
+        "dedup_keys": {"type": "array", "items": {"type": "string"}},
+    },
+}
+PD_ACCEPTED = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "example": "success"},
+        "message": {"type": "string", "example": "Event processed"},
+        "dedup_key": {"type": "string", "example": "samplekeyhere"},
+    },
+}
+GENERIC_ALERT = {
+    "type": "object",
+    "required": ["summary"],
+    "properties": {
+        "action": {"type": "string", "enum": list(Action.ALL), "default": "trigger"},
+        "summary": {"type": "string", "maxLength": 1024,
+                    "description": "Required for trigger; becomes the incident title."},
+        "source": {"type": "string", "maxLength": 255},
+        "severity": {"type": "string", "enum": list(SOURCE_SEVERITIES), "default": "warning",
+                     "description": "critical → P1, error → P2, warning → P3, info → P4."},
+        "dedup_key": {"type": "string", "maxLength": 255, "description": "Repeats with the "
+                      "same key count on one open alert; default: hash of summary and source."},
+        "grouping_key": {"type": "string", "maxLength": 255},
+        "source_url": {"type": "string", "format": "uri"},
+        "details": {"type": "object", "additionalProperties": True},
+    },
+}
+GENERIC_CHANGE = {
+    "type": "object",
+    "required": ["summary"],
+    "properties": {
+        "summary": {"type": "string", "maxLength": 1024},
+        "source": {"type": "string"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "details": {"type": "object", "additionalProperties": True},
+        "links": {"type": "array", "items": {"type": "object"}},
+    },
+}
+PD_EVENT = {
+    "type": "object",
+    "required": ["routing_key", "event_action"],
+    "description": "PagerDuty Events API v2; routing_key is the integration key.",
+    "properties": {
+        "routing_key": {"type": "string"},
+        "event_action": {"type": "string", "enum": list(Action.ALL)},
+        "dedup_key": {"type": "string", "maxLength": 255},
+        "payload": {
+            "type": "object",
+            "required": ["summary", "source", "severity"],
+            "properties": {
+                "summary": {"type": "string", "maxLength": 1024},
+                "source": {"type": "string"},
+                "severity": {"type": "string", "enum": list(SOURCE_SEVERITIES)},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "component": {"type": "string"},
+                "group": {"type": "string"},
+                "class": {"type": "string"},
+                "custom_details": {"type": "object", "additionalProperties": True},
+            },
+        },
+        "links": {"type": "array", "items": {"type": "object"}},
+        "images": {"type": "array", "items": {"type": "object"}},
+        "client": {"type": "string"},
+        "client_url": {"type": "string"},
+    },
+}
+KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
+       "description": "The integration's secret key."}
+ANY_JSON = {"type": "object", "additionalProperties": True}
+
+
+def _errors() -> dict:
+    def json_error(text):
+        return {"description": text, "content": {"application/json": {"schema": ERROR}}}
+
+    return {
+        "400": json_error("Malformed JSON or an invalid field (named in `field`)."),
+        "404": json_error("Unknown key."),
+        "413": json_error("Body over 512 KB."),
+        "429": {**json_error("Over the integration's rate."),
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+    }
+
+
+def _post(summary: str, body: dict, *, content="application/json", accepted=ACCEPTED,
+          key=True) -> dict:
+    operation = {
+        "tags": [TAG], "summary": summary, "security": [],
+        "requestBody": {"required": True, "content": {content: {"schema": body}}},
+        "responses": {"202": {"description": "Accepted and stored.",
+                              "content": {"application/json": {"schema": accepted}}},
+                      **_errors()},
+    }
+    if key:
+        operation["parameters"] = [KEY]
+    return {"post": operation}
+
+
+def _heartbeat() -> dict:
+    return {"tags": [TAG], "summary": "Heartbeat ping", "security": [], "parameters": [KEY],
+            "responses": {"200": {"description": "Ping recorded."}, **_errors()}}
+
+
+def paths() -> dict:
+    raw_email = {"type": "string", "format": "binary", "description": "RFC 822 message."}
+    return {
+        "/integrations/alertmanager/{key}/": _post(
+            "Prometheus Alertmanager webhook (payload version 4)", ANY_JSON),
+        "/integrations/grafana/{key}/": _post("Grafana alerting webhook contact point", ANY_JSON),
+        "/integrations/generic/{key}/": _post("Generic JSON alert", GENERIC_ALERT),
+        "/integrations/generic/{key}/change/": _post("Generic change event", GENERIC_CHANGE),
+        "/integrations/email/{key}/": _post("Raw email (RFC 822)", raw_email,
+                                            content="message/rfc822"),
+        "/integrations/pagerduty/v2/enqueue": _post(
+            "PagerDuty Events API v2 compatible enqueue", PD_EVENT, accepted=PD_ACCEPTED,
+            key=False),
+        "/integrations/pagerduty/v2/change/enqueue": _post(
+            "PagerDuty compatible change event", ANY_JSON, key=False),
+        "/integrations/heartbeat/{key}/": {"get": _heartbeat(), "post": _heartbeat()},
+    }
+
+
+def _with_operation_ids(path_items: dict) -> dict:
+    for path, methods in path_items.items():
+        slug = "_".join(p for p in path.strip("/").replace("{key}", "").split("/") if p)
+        for method, operation in methods.items():
+            operation["operationId"] = f"{slug.replace('.', '_')}_{method}"
+    return path_items
+
+
+def add_intake_paths(result, generator, request, public):
+    """drf-spectacular POSTPROCESSING_HOOKS entry."""
+    result.setdefault("paths", {}).update(_with_operation_ids(paths()))
+    return result

@@ -1,0 +1,263 @@
+"""The pipeline behind every format: the error contract, dedup, grouping, flapping, auto-resolve,
+recovery of unprocessed alerts, and parallel identical alerts on PostgreSQL."""
+
+import json
+import multiprocessing
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from incidents import intake
+from incidents.integrations import generic
+from incidents.models import Alert, AlertStatus, EntryKind, Incident, Service, Status
+from tests.incidents.conftest import make_integration
+
+pytestmark = pytest.mark.django_db
+
+
+def send(client, key, **body):
+    body.setdefault("summary", "Checkout 5xx above 5%")
+    return client.post(f"/integrations/generic/{key}/", data=json.dumps(body),
+                       content_type="application/json")
+
+
+def test_unknown_key_is_404_without_hint(client, generic_key):
+    response = send(client, "0" * 32)
+    assert response.status_code == 404
+    assert response.json() == {"status": "not found", "message": "Not found."}
+
+
+def test_key_of_another_format_is_404(client, alertmanager_key):
+    assert send(client, alertmanager_key).status_code == 404
+
+
+def test_disabled_integration_is_404(client, service):
+    integration, key = make_integration(service, enabled=False)
+    assert send(client, key).status_code == 404
+
+
+def test_rotated_key_replaces_the_old_one(client, service):
+    integration, old = make_integration(service)
+    assert send(client, old).status_code == 202
+    new = intake.rotate_key(integration)
+    assert send(client, old).status_code == 404
+    assert send(client, new, summary="other").status_code == 202
+
+
+def test_malformed_json_is_400_naming_the_body(client, generic_key):
+    response = client.post(f"/integrations/generic/{generic_key}/", data="{not json",
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"
+
+
+def test_missing_summary_is_400_naming_the_field(client, generic_key):
+    response = client.post(f"/integrations/generic/{generic_key}/", data="{}",
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["field"] == "summary"
+
+
+def test_body_over_512_kb_is_413_and_nothing_stored(client, generic_key):
+    big = json.dumps({"summary": "x", "details": {"blob": "a" * (512 * 1024)}})
+    response = client.post(f"/integrations/generic/{generic_key}/", data=big,
+                           content_type="application/json")
+    assert response.status_code == 413
+    assert Alert.objects.count() == 0
+
+
+def test_over_rate_is_429_with_retry_after_and_accepted_alerts_kept(client, service):
+    _, key = make_integration(service, rate_limit_per_minute=3)
+    statuses = [send(client, key, summary=f"alert {i}").status_code for i in range(4)]
+    assert statuses == [202, 202, 202, 429]
+    response = send(client, key)
+    assert 1 <= int(response["Retry-After"]) <= 61
+    assert Alert.objects.count() == 3
+
+
+def test_get_is_405(client, generic_key):
+    assert client.get(f"/integrations/generic/{generic_key}/").status_code == 405
+
+
+def test_new_alerts_group_into_the_services_open_incident(client, generic_key):
+    send(client, generic_key, summary="DB latency high", dedup_key="a")
+    send(client, generic_key, summary="API errors", dedup_key="b")
+    assert Incident.objects.count() == 1
+    assert Incident.objects.get().alerts.count() == 2
+
+
+def test_group_by_key_keeps_unrelated_alerts_apart(client, service, generic_key):
+    Service.objects.filter(pk=service.pk).update(group_by="key")
+    send(client, generic_key, summary="a", dedup_key="a", grouping_key="db")
+    send(client, generic_key, summary="b", dedup_key="b", grouping_key="db")
+    send(client, generic_key, summary="c", dedup_key="c", grouping_key="web")
+    assert Incident.objects.count() == 2
+
+
+def test_alert_outside_the_window_declares_a_new_incident(client, service, generic_key):
+    send(client, generic_key, summary="a", dedup_key="a")
+    Alert.objects.update(last_seen=timezone.now() - timedelta(minutes=241))
+    send(client, generic_key, summary="b", dedup_key="b")
+    assert Incident.objects.count() == 2
+
+
+def test_incident_waits_for_all_alerts_before_auto_resolving(client, generic_key):
+    send(client, generic_key, dedup_key="a")
+    send(client, generic_key, dedup_key="b")
+    send(client, generic_key, action="resolve", dedup_key="a")
+    incident = Incident.objects.get()
+    assert incident.status == Status.TRIGGERED
+    send(client, generic_key, action="resolve", dedup_key="b")
+    incident.refresh_from_db()
+    assert incident.status == Status.RESOLVED
+
+
+def test_service_without_auto_resolve_keeps_incident_open(client, service, generic_key):
+    Service.objects.filter(pk=service.pk).update(auto_resolve=False)
+    send(client, generic_key, dedup_key="a")
+    send(client, generic_key, action="resolve", dedup_key="a")
+    assert Incident.objects.get().status == Status.TRIGGERED
+    assert Alert.objects.get().status == AlertStatus.RESOLVED
+
+
+def test_flapping_alert_is_grouped_into_its_incident_instead_of_redeclared(
+        client, service, generic_key):
+    Service.objects.filter(pk=service.pk).update(flap_threshold=2, flap_window_minutes=30)
+    for _ in range(3):
+        send(client, generic_key, dedup_key="flappy")
+        send(client, generic_key, action="resolve", dedup_key="flappy")
+    # Fired 3 times: the second re-fire (after 2 resolves) reopens the incident of the last.
+    send(client, generic_key, dedup_key="flappy")
+    incidents = list(Incident.objects.order_by("pk"))
+    assert len(incidents) == 2
+    flapped = incidents[-1]
+    assert flapped.status == Status.INVESTIGATING
+    entry = flapped.timeline.filter(kind=EntryKind.ALERT).last()
+    assert entry.data["flapping"] is True
+
+
+def test_unprocessed_alert_is_picked_up_by_the_sweep(service):
+    integration, key = make_integration(service)
+    ref = intake.find_integration(key)
+    event = intake.AlertEvent(action="trigger", dedup_key="k", summary="stored, not grouped")
+    alert_id, count, processed = intake._upsert(ref, event)  # as if the process died here
+    Alert.objects.filter(pk=alert_id).update(first_seen=timezone.now() - timedelta(minutes=5))
+    assert intake.process_pending() == 1
+    alert = Alert.objects.get(pk=alert_id)
+    assert alert.processed and alert.incident is not None
+
+
+def test_stale_alerts_are_closed_on_the_timeline(client, service, generic_key):
+    Service.objects.filter(pk=service.pk).update(stale_alert_days=3)
+    send(client, generic_key, dedup_key="old")
+    send(client, generic_key, dedup_key="fresh")
+    Alert.objects.filter(dedup_key="old").update(last_seen=timezone.now() - timedelta(days=4))
+    assert intake.close_stale_alerts() == 1
+    old = Alert.objects.get(dedup_key="old")
+    assert old.status == AlertStatus.RESOLVED
+    entry = old.incident.timeline.get(kind=EntryKind.ALERT_RESOLVED)
+    assert entry.data["reason"] == "stale"
+    assert old.incident.status == Status.TRIGGERED  # "fresh" is still open
+
+
+def _post(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _fire_in_child(key, body, barrier, results):
+    """One forked process: its own database connection, one event through the pipeline."""
+    connection.close()  # never reuse the parent's socket
+    barrier.wait()
+    ref = intake.find_integration(key)
+    outcome = intake.ingest(ref, generic.parse(body))[0]
+    results.put(outcome.alert_id)
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_50_identical_parallel_alerts_make_one_incident_and_one_alert(team):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and parallel writers: PostgreSQL only")
+    service = Service.objects.create(name="Payments", slug="payments", team=team)
+    _, key = make_integration(service)
+    body = {"summary": "Payments down", "dedup_key": "payments-down", "severity": "critical"}
+    forked = multiprocessing.get_context("fork")
+    barrier, results = forked.Barrier(50), forked.Queue()
+    connection.close()
+    children = [forked.Process(target=_fire_in_child, args=(key, body, barrier, results))
+                for _ in range(50)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+    assert [child.exitcode for child in children] == [0] * 50
+    alert = Alert.objects.get()
+    assert {results.get(timeout=5) for _ in range(50)} == {alert.pk}
+    assert alert.count == 50
+    assert Incident.objects.count() == 1
+    assert alert.incident.timeline.filter(kind=EntryKind.ALERT).count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_identical_parallel_http_requests_count_on_one_alert(live_server, team):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and parallel writers: PostgreSQL only")
+    service = Service.objects.create(name="Ledger", slug="ledger", team=team)
+    _, key = make_integration(service)
+    url = f"{live_server.url}/integrations/generic/{key}/"
+    body = {"summary": "Ledger lagging", "dedup_key": "ledger-lag"}
+    # The live server's listen backlog is 10: stay under it so no connection is refused.
+    start = threading.Barrier(8)
+
+    def fire(_):
+        start.wait()
+        return _post(url, body)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(fire, range(8)))
+    assert statuses == [202] * 8
+    assert Alert.objects.get().count == 8
+    assert Incident.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_parallel_distinct_alerts_for_one_service_make_one_incident(live_server, team):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and parallel writers: PostgreSQL only")
+    service = Service.objects.create(name="Search", slug="search", team=team)
+    _, key = make_integration(service)
+    url = f"{live_server.url}/integrations/generic/{key}/"
+    start = threading.Barrier(8)
+
+    def fire(i):
+        start.wait()
+        return _post(url, {"summary": f"node {i} down", "dedup_key": f"node-{i}"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(fire, range(8)))
+    assert statuses == [202] * 8
+    assert Alert.objects.count() == 8
+    assert Incident.objects.count() == 1
+    assert Alert.objects.filter(incident__isnull=True).count() == 0
+
+
+def test_storm_names_the_first_alerts_on_the_timeline_and_keeps_all_in_the_list(
+        client, generic_key):
+    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 5):
+        send(client, generic_key, summary=f"node {i} down", dedup_key=f"node-{i}")
+    incident = Incident.objects.get()
+    assert incident.alerts.count() == intake.ALERT_ENTRIES_PER_INCIDENT + 5
+    entries = incident.timeline.filter(kind=EntryKind.ALERT).count()
+    assert entries == intake.ALERT_ENTRIES_PER_INCIDENT
