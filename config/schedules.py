@@ -17,4 +17,9 @@ class Recurring:
 
 PREFIX = "relay:"
 
-SCHEDULES: list[Recurring] = []
+SCHEDULES: list[Recurring] = [
+    # Restarts the escalation ticker chain (incidents.tasks.run_ticker) if it ever stops.
+    Recurring("escalation-ticker", "incidents.tasks.run_ticker", 1),
+    # "You are on call from 18:00" / "you are on call now".
+    Recurring("handoff-notices", "oncall.services.send_handoff_notices", 1),
+]

@@ -4,9 +4,11 @@ from django.utils.html import format_html
 
 from incidents.models import (
     CustomerTier,
+    EscalationRun,
     Incident,
     IncidentGroupObjectPermission,
     IncidentUserObjectPermission,
+    Page,
     Service,
     TimelineEntry,
 )
@@ -71,3 +73,31 @@ class TimelineEntryAdmin(ReadOnlyAdmin):
 @admin.register(IncidentUserObjectPermission, IncidentGroupObjectPermission)
 class GrantAdmin(ReadOnlyAdmin):
     list_display = ["content_object", "permission", "__str__"]
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Escalation state is changed only by incidents.escalation, so every path writes the
+    timeline; the admin shows it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EscalationRun)
+class EscalationRunAdmin(_ReadOnly):
+    list_display = ["incident", "state", "next_step", "round", "next_action_at"]
+    list_filter = ["state"]
+
+
+@admin.register(Page)
+class PageAdmin(_ReadOnly):
+    list_display = ["incident", "purpose", "user", "channel", "step", "round", "status",
+                    "attempts", "due_at"]
+    list_filter = ["status", "purpose", "channel"]
+    search_fields = ["user__username", "address"]

@@ -61,3 +61,7 @@ def can_correct_milestones(user, incident: Incident) -> bool:
 
 def grant_view(incident: Incident, *, user=None, group=None) -> None:
     assign_perm("view_incident", user or group, incident)
+
+
+def can_view_oncall(user) -> bool:
+    return user.is_authenticated and user.has_perm("oncall.view_schedule")

@@ -15,6 +15,7 @@ _counter = itertools.count(1)
 
 
 _role_groups = importlib.import_module("incidents.migrations.0003_role_groups")
+_oncall_roles = importlib.import_module("oncall.migrations.0006_role_permissions")
 
 
 def ensure_role_groups() -> None:
@@ -23,6 +24,7 @@ def ensure_role_groups() -> None:
     if Group.objects.filter(name="Responders").exists():
         return
     _role_groups.create_groups(django_apps, None)
+    _oncall_roles.grant(django_apps, None)
 
 
 def make_user(username: str, *groups: str, **extra) -> User:
