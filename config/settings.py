@@ -256,3 +256,10 @@ LOGGING = {
 RELAY_INCIDENTS_PER_PAGE = 25
 RELAY_TIMELINE_POLL_SECONDS = env_int("RELAY_TIMELINE_POLL_SECONDS", 3, minimum=1)
 RELAY_DASHBOARD_POLL_SECONDS = env_int("RELAY_DASHBOARD_POLL_SECONDS", 15, minimum=1)
+
+# On-call paging. Webhook and SMS-gateway requests give up after this many seconds; the SMS/voice
+# gateway relays to the carrier (empty: SMS and voice methods fail and are reported).
+RELAY_WEBHOOK_TIMEOUT = env_int("RELAY_WEBHOOK_TIMEOUT", 10, minimum=1)
+RELAY_SMS_GATEWAY_URL = env_str("RELAY_SMS_GATEWAY_URL", "")
+# Acknowledge/resolve links in pages stop working after this many hours.
+RELAY_PAGE_LINK_HOURS = env_int("RELAY_PAGE_LINK_HOURS", 24, minimum=1)

@@ -4,9 +4,11 @@ from django.utils.html import format_html
 
 from incidents.models import (
     CustomerTier,
+    EscalationRun,
     Incident,
     IncidentGroupObjectPermission,
     IncidentUserObjectPermission,
+    Page,
     Service,
     TimelineEntry,
 )
@@ -58,19 +60,38 @@ class IncidentAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">open</a>', reverse("incidents:detail", args=[obj.pk]))
 
 
-@admin.register(TimelineEntry)
-class TimelineEntryAdmin(ReadOnlyAdmin):
-    list_display = ["incident", "seq", "kind", "actor", "actor_label", "created_at"]
-    list_filter = ["kind"]
-    list_select_related = ["incident", "actor"]
+class IncidentPartAdmin(ReadOnlyAdmin):
+    """Rows that belong to one incident: shown only where the incident itself is visible."""
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(incident__in=visible_incidents(request.user))
 
 
+@admin.register(TimelineEntry)
+class TimelineEntryAdmin(IncidentPartAdmin):
+    list_display = ["incident", "seq", "kind", "actor", "actor_label", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["incident", "actor"]
+
+
 @admin.register(IncidentUserObjectPermission, IncidentGroupObjectPermission)
 class GrantAdmin(ReadOnlyAdmin):
     list_display = ["content_object", "permission", "__str__"]
+
+
+@admin.register(EscalationRun)
+class EscalationRunAdmin(IncidentPartAdmin):
+    list_display = ["incident", "state", "next_step", "round", "next_action_at"]
+    list_filter = ["state"]
+
+
+@admin.register(Page)
+class PageAdmin(IncidentPartAdmin):
+    list_display = ["incident", "purpose", "user", "channel", "step", "round", "status",
+                    "attempts", "due_at"]
+    list_filter = ["status", "purpose", "channel"]
+    search_fields = ["user__username", "address"]
+
 
 # Alert intake registers its models in its own module.
 from incidents import intake_admin  # noqa: E402,F401

@@ -73,3 +73,7 @@ def can_view_intake(user) -> bool:
 def can_manage_intake(user) -> bool:
     """Services, integrations, rules, maintenance windows, heartbeats and webhooks."""
     return user.is_authenticated and user.has_perm(MANAGE_INTAKE)
+
+
+def can_view_oncall(user) -> bool:
+    return user.is_authenticated and user.has_perm("oncall.view_schedule")

@@ -155,6 +155,7 @@ def transition(incident: Incident, *, to: str, by=None, actor_label: str = "",
         incident.save()
         record(incident, EntryKind.STATUS, by, actor_label=actor_label, old=old, new=to,
                note=note, data=changed)
+        escalation.on_status_change(incident, old, to, by=by)
     return incident
 
 
@@ -365,6 +366,7 @@ def merge(incident: Incident, *, into: Incident, by=None, note: str = "") -> Inc
         incident.save()
         record(incident, EntryKind.MERGED_INTO, by, old=old, new=into.reference, note=note,
                data={"into": into.pk})
+        escalation.on_status_change(incident, old, Status.MERGED, by=by)
         gained_services = set(incident.services.all()) - set(into.services.all())
         gained_tiers = set(incident.customer_tiers.all()) - set(into.customer_tiers.all())
         into.services.add(*gained_services)

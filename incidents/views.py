@@ -1,15 +1,19 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from incidents import forms, permissions, queries, services
-from incidents.models import SEVERITY_DESCRIPTIONS, Incident
+from incidents import escalation, forms, page_links, permissions, queries, services
+from incidents.models import SEVERITY_DESCRIPTIONS, Incident, Page
 from incidents.timeline import verify_chain
+from oncall import schedules as oncall_schedules
 from oncall.models import Team
 
 TIMELINE_PAGE = 200  # newest entries shown on the incident page; older ones behind a link
@@ -50,12 +54,14 @@ def dashboard(request):
         "filters": filters,
         "query": query.urlencode(),
         "counts": queries.open_counts(request.user),
+        "can_acknowledge": permissions.can_edit(request.user),
         "poll_seconds": settings.RELAY_DASHBOARD_POLL_SECONDS,
     }
     if request.htmx:
         return render(request, "incidents/dashboard.html#incident-list", context)
     context["declare_form"] = forms.DeclareForm() if permissions.can_declare(request.user) else None
     context["severity_help"] = SEVERITY_DESCRIPTIONS
+    context["show_on_call"] = permissions.can_view_oncall(request.user)
     return render(request, "incidents/dashboard.html", context)
 
 
@@ -200,10 +206,18 @@ def _add_errors(form, error: ValidationError) -> None:
 
 def _after_change(request, incident):
     if not request.htmx:
-        return redirect(incident_url(incident))
+        return redirect(_next_url(request) or incident_url(incident))
     response = _render_panel(request, _incident(request, incident.pk))
     response["HX-Trigger"] = "relay:changed"
     return response
+
+
+def _next_url(request) -> str | None:
+    """Lists (dashboard, My on-call) acknowledge in place and ask to come back."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return None
 
 
 def _render_panel(request, incident, bound=None, status=200):
@@ -282,3 +296,71 @@ def verify(request, number):
     return render(request, "incidents/verify.html",
                   {"incident": incident, "report": verify_chain(incident.pk)})
 
+
+
+# --- Signed links in pages: GET asks, POST acts (mail scanners follow links) -------------------
+
+@require_http_methods(["GET", "POST"])
+def page_action(request, token, action):
+    if action not in page_links.ACTIONS:
+        raise Http404("No such action.")
+    try:
+        page = page_links.page_for_token(token)
+    except signing.SignatureExpired:
+        return _page_link_error(request, "This link has expired. Open the incident instead.")
+    except (signing.BadSignature, ValueError, KeyError, Page.DoesNotExist):
+        return _page_link_error(request, "This link is not valid.")
+    context = {"page": page, "incident": page.incident, "action": action, "done": False}
+    if request.method == "POST":
+        try:
+            _act_on_page(page, action)
+        except (services.DomainError, ValidationError) as error:
+            context["error"] = getattr(error, "message", None) or "; ".join(error.messages)
+            return render(request, "incidents/page_action.html", context, status=409)
+        context["done"] = True
+    return render(request, "incidents/page_action.html", context)
+
+
+def _act_on_page(page, action) -> None:
+    if action == "acknowledge":
+        services.acknowledge(page.incident, by=page.user)
+    else:
+        services.transition(page.incident, to="resolved", by=page.user)
+
+
+def _page_link_error(request, message):
+    return render(request, "incidents/page_action.html", {"error": message}, status=400)
+
+
+@login_required
+@require_POST
+def escalate(request, number):
+    incident = _incident(request, number, write=True)
+    try:
+        escalation.escalate_now(incident, by=request.user)
+    except ValueError as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain")
+    return _redirect(request, incident)
+
+
+MY_PAGES = 50
+
+
+@login_required
+@require_GET
+def my_oncall(request):
+    """My upcoming shifts and the pages I received (of incidents I can see), with acknowledge."""
+    if not permissions.can_view_oncall(request.user):
+        raise PermissionDenied("Your account has no role yet; ask an admin to add you to one.")
+    now = timezone.now()
+    visible = permissions.visible_incidents(request.user)
+    pages = (Page.objects.filter(user=request.user, purpose="page", incident__in=visible)
+             .select_related("incident").order_by("-created_at")[:MY_PAGES])
+    feed = oncall_schedules.calendar_feed(request.user)
+    return render(request, "incidents/my_oncall.html", {
+        "shifts": oncall_schedules.shifts_of(request.user, now, now + oncall_schedules.HORIZON),
+        "pages": pages,
+        "can_edit": permissions.can_edit(request.user),
+        "calendar_url": request.build_absolute_uri(
+            reverse("oncall:user-calendar", args=[request.user.pk]) + f"?token={feed.token}"),
+    })

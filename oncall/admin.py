@@ -1,6 +1,18 @@
 from django.contrib import admin, messages
 
-from oncall.models import ApiToken, Team
+from oncall.models import (
+    ApiToken,
+    CalendarFeed,
+    ContactMethod,
+    EscalationPolicy,
+    EscalationStep,
+    Layer,
+    LayerMember,
+    NotificationRule,
+    Override,
+    Schedule,
+    Team,
+)
 
 
 @admin.register(Team)
@@ -24,3 +36,72 @@ class ApiTokenAdmin(admin.ModelAdmin):
             messages.warning(request, f"API token for {obj.user}: {raw} — copy it now, it is "
                                       "stored hashed and will not be shown again.")
         super().save_model(request, obj, form, change)
+
+
+class LayerInline(admin.StackedInline):
+    model = Layer
+    extra = 0
+    show_change_link = True
+
+
+class OverrideInline(admin.TabularInline):
+    model = Override
+    extra = 0
+    fields = ["user", "start", "end", "note", "created_by"]
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "time_zone"]
+    search_fields = ["name"]
+    inlines = [LayerInline, OverrideInline]
+
+
+class LayerMemberInline(admin.TabularInline):
+    model = LayerMember
+    extra = 1
+
+
+@admin.register(Layer)
+class LayerAdmin(admin.ModelAdmin):
+    list_display = ["name", "schedule", "rank", "turn_length", "turn_unit", "handoff_time"]
+    list_filter = ["schedule"]
+    inlines = [LayerMemberInline]
+
+
+@admin.register(Override)
+class OverrideAdmin(admin.ModelAdmin):
+    list_display = ["schedule", "user", "start", "end", "created_by"]
+    list_filter = ["schedule"]
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    list_display = ["user"]
+    search_fields = ["user__username"]
+
+
+class EscalationStepInline(admin.StackedInline):
+    model = EscalationStep
+    extra = 0
+    filter_horizontal = ["users", "schedules", "teams"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "repeat", "ack_timeout_minutes"]
+    search_fields = ["name"]
+    inlines = [EscalationStepInline]
+
+
+class NotificationRuleInline(admin.TabularInline):
+    model = NotificationRule
+    extra = 0
+
+
+@admin.register(ContactMethod)
+class ContactMethodAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "address", "enabled"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["user__username", "address"]
+    inlines = [NotificationRuleInline]

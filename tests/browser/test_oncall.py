@@ -1,0 +1,102 @@
+"""On-call in the browser: override from the schedule page, acknowledging from a page's link,
+from My on-call and from the dashboard."""
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from incidents.models import EscalationRun, Status
+from oncall import schedules
+from tests.browser.conftest import login
+from tests.conftest import declare, make_user
+from tests.oncall.conftest import add_contact, add_layer, make_policy, make_schedule
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def ann(db):
+    user = make_user("ann", "Responders")
+    add_contact(user)
+    return user
+
+
+def test_create_override_on_schedule_page(live_server, page, responder, ann):
+    schedule = make_schedule(name="Checkout primary")
+    add_layer(schedule, ann, unit="days", start=datetime(2026, 1, 1).date())
+    login(page, live_server, responder)
+    page.get_by_role("link", name="On call").click()
+    page.get_by_role("link", name="Checkout primary").first.click()
+    expect(page.locator("#on-call-now")).to_have_text("ann")
+    start = (timezone.now() + timedelta(hours=2)).astimezone(schedule.tz)
+    end = start + timedelta(hours=3)
+    form = page.locator("#override-form")
+    form.locator("#id_user").select_option("responder")
+    form.locator("#id_start").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    form.locator("#id_end").fill(end.strftime("%Y-%m-%dT%H:%M"))
+    form.get_by_role("button", name="Create override").click()
+    expect(page.locator("#overrides")).to_contain_text("responder:")
+    expect(page.locator("#row-overrides .bar")).to_have_text("responder")
+    middle = timezone.now() + timedelta(hours=3, minutes=30)
+    assert schedules.who_is_on_call(schedule, middle) == responder
+
+
+def test_override_form_error_is_shown(live_server, page, responder, console):
+    schedule = make_schedule(name="Checkout primary")
+    console.allow_status(400)
+    login(page, live_server, responder)
+    page.goto(f"{live_server.url}/oncall/schedules/{schedule.pk}/")
+    form = page.locator("#override-form")
+    form.locator("#id_user").select_option("responder")
+    form.locator("#id_start").fill("2030-01-02T10:00")
+    form.locator("#id_end").fill("2030-01-02T09:00")
+    form.get_by_role("button", name="Create override").click()
+    expect(page.locator("#override-form .errorlist")).to_contain_text(
+        "The end must be after the start.")
+
+
+def test_acknowledge_from_the_emailed_link_needs_a_click(live_server, open_page, ann, settings):
+    settings.SITE_URL = live_server.url
+    incident = declare(title="Checkout 502s", escalation_policy=make_policy({"users": [ann]}))
+    [message] = mail.outbox  # declared, committed, paged through the sync task queue
+    link = re.search(r"Acknowledge: (\S+)", message.body).group(1)
+    browser_page = open_page(javascript=False)  # as a mail scanner or a plain phone browser
+    browser_page.goto(link)
+    expect(browser_page.locator("#confirm-action")).to_be_visible()
+    incident.refresh_from_db()
+    assert incident.status == Status.TRIGGERED  # opening the link did nothing
+    browser_page.locator("#confirm-action").click()
+    expect(browser_page.locator("#page-action-done")).to_contain_text("acknowledged by ann")
+    incident.refresh_from_db()
+    assert incident.status == Status.ACKNOWLEDGED
+    assert EscalationRun.objects.get(incident=incident).state == "acknowledged"
+
+
+def test_acknowledge_from_my_oncall(live_server, page, ann):
+    incident = declare(title="Card payments fail", escalation_policy=make_policy({"users": [ann]}))
+    login(page, live_server, ann)
+    page.goto(f"{live_server.url}/oncall/me/")
+    row = page.locator("#my-pages li", has_text="Card payments fail")
+    row.get_by_role("button", name="Acknowledge").click()
+    expect(page).to_have_url(f"{live_server.url}/oncall/me/")
+    expect(page.locator("#my-pages li", has_text="Card payments fail")).to_contain_text(
+        "Acknowledged")
+    incident.refresh_from_db()
+    assert incident.status == Status.ACKNOWLEDGED
+
+
+def test_acknowledge_from_the_dashboard(live_server, page, responder, ann):
+    schedule = make_schedule(name="Search primary")
+    add_layer(schedule, ann, unit="days", start=datetime(2026, 1, 1).date())
+    incident = declare(title="Search is down")
+    login(page, live_server, responder)
+    expect(page.locator("#dashboard-on-call")).to_contain_text("Search primary: ann")
+    page.locator(f"#ack-{incident.pk}").click()
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.locator(f"#ack-{incident.pk}")).to_have_count(0)
+    incident.refresh_from_db()
+    assert incident.status == Status.ACKNOWLEDGED
