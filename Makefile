@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate demo lint check browsers clean
+.PHONY: run test install migrate demo lint check system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,18 +26,22 @@ demo: migrate
 run: demo
 	DEBUG=$${DEBUG:-1} $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-# Browser tests drive Debian's chromium; install it when missing and we can (root with apt-get).
-browsers:
-	@command -v chromium >/dev/null 2>&1 || { \
+# System packages the tests drive: Debian's chromium (browser tests) and prometheus-alertmanager
+# (the real-sender intake test). Installed when missing and we can (root with apt-get).
+SYSTEM_PACKAGES := chromium prometheus-alertmanager
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing chromium for the browser tests (apt-get)…"; \
+	    echo "Installing$$missing for the tests (apt-get)…"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	      apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
-	  fi; }
+	    echo "The tests need Debian's$$missing: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
 
-test: install browsers
+test: install system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
