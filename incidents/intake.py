@@ -16,7 +16,6 @@ from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from incidents import rules, services
@@ -264,16 +263,24 @@ def _description(alert: Alert) -> str:
 
 def _open_incident_for(alert: Alert, service: Service, now) -> Incident | None:
     """The newest open incident of the service that had an alert (with the same grouping key,
-    if the service groups by key) within the grouping window. Few incidents are open per
-    service, and in a storm their newest alerts are recent, so the EXISTS stops early."""
-    recent = Alert.objects.filter(
-        incident=OuterRef("pk"), service=service,
-        last_seen__gte=now - timedelta(minutes=service.group_window_minutes),
-    ).exclude(pk=alert.pk)
-    if service.group_by == "key":
-        recent = recent.filter(grouping_key=alert.grouping_key)
-    return (Incident.objects.filter(services=service, status__in=OPEN_STATUSES)
-            .filter(Exists(recent.order_by())).order_by("-pk").first())
+    if the service groups by key) within the grouping window.
+
+    Two small steps rather than one join: a service has few open incidents, and each check
+    reads one incident's alerts through its foreign-key index and stops at the first recent
+    one, where a single EXISTS let the planner scan every alert of the service."""
+    cutoff = now - timedelta(minutes=service.group_window_minutes)
+    candidates = Incident.objects.filter(services=service, status__in=OPEN_STATUSES)
+    for incident in candidates.order_by("-pk")[:MAX_OPEN_CHECKED]:
+        recent = Alert.objects.filter(incident=incident, last_seen__gte=cutoff).exclude(
+            pk=alert.pk)
+        if service.group_by == "key":
+            recent = recent.filter(grouping_key=alert.grouping_key)
+        if recent.exists():
+            return incident
+    return None
+
+
+MAX_OPEN_CHECKED = 20  # open incidents of one service looked at, newest first
 
 
 def _flapping_incident(alert: Alert, service: Service, now) -> Incident | None:
