@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('incidents', '0006_escalation_runs_and_pages'),
         ('incidents', '0006_urgency_index_for_all_statuses'),
-        ('incidents', '0009_integration_email_dedup'),
+        ('incidents', '0007_intake_permissions'),
     ]
 
     operations = [
