@@ -6,8 +6,20 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import services
-from incidents.models import CustomerTier, Incident, Service, Status
+from incidents import intake, services
+from incidents.integrations import pagerduty
+from incidents.models import (
+    AlertRule,
+    CustomerTier,
+    Incident,
+    Integration,
+    IntegrationFormat,
+    MatchField,
+    MatchOperator,
+    RuleAction,
+    Service,
+    Status,
+)
 from oncall.models import Team
 
 # username → (password, role groups, staff/superuser): demo credentials, printed on every run.
@@ -53,7 +65,11 @@ class Command(BaseCommand):
             svc = self._services(teams)
             tiers = self._tiers()
             created = self._incidents(users, svc, tiers) if not Incident.objects.exists() else 0
+            keys = self._intake(svc)
         self.stdout.write(f"Demo data ready ({created} incidents created).")
+        for integration, key in keys:
+            self.stdout.write(f"  {integration.get_format_display()} integration of "
+                              f"{integration.service.name}: key {key} (shown once)")
         self.stdout.write("Log in at http://127.0.0.1:8000/accounts/login/ as:")
         for username, (password, groups, _staff) in PEOPLE.items():
             self.stdout.write(f"  {username:<10} password {password:<16} ({', '.join(groups)})")
@@ -95,6 +111,30 @@ class Command(BaseCommand):
             )[0]
             for slug, name, team, description in SERVICES
         }
+
+    def _intake(self, svc):
+        """Two integrations, a severity rule and alerts sent through the real pipeline: repeats
+        count on one alert, and a second alert groups into the same incident."""
+        if Integration.objects.exists():
+            return []
+        AlertRule.objects.create(
+            name="Database down is P1", position=10, match_field=MatchField.SUMMARY,
+            operator=MatchOperator.CONTAINS, value="database down", action=RuleAction.SEVERITY,
+            severity="P1")
+        keys = [intake.create_integration(service=svc[slug], format=fmt) for slug, fmt in (
+            ("postgres-primary", IntegrationFormat.ALERTMANAGER),
+            ("payment-gateway", IntegrationFormat.PAGERDUTY),
+        )]
+        ref = intake.find_integration(keys[1][1])
+        for dedup_key, summary in (("gw-timeouts", "Card processor timeouts above 5%"),
+                                   ("gw-timeouts", "Card processor timeouts above 5%"),
+                                   ("gw-3ds", "3-D Secure callbacks failing")):
+            intake.ingest(ref, pagerduty.parse({
+                "routing_key": keys[1][1], "event_action": "trigger", "dedup_key": dedup_key,
+                "payload": {"summary": summary, "source": "gateway-prod-1",
+                            "severity": "critical", "custom_details": {"region": "eu-west-1"}},
+            }))
+        return keys
 
     def _tiers(self):
         return {
