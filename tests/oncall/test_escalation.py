@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
-from incidents import escalation, services
+from incidents import escalation, services, tasks
 from incidents.models import (
     EntryKind,
     EscalationRun,
@@ -153,8 +153,10 @@ def test_acknowledge_stops_paging_and_tells_everyone_paged(people, smtp_server, 
     assert _notes(incident, EntryKind.NOTIFICATION) == [
         "Telling everyone paged that it was acknowledged by bob: ann, bob."]
     assert escalation.advance(run.pk, now=timezone.now() + timedelta(hours=1)) == []
-    escalation.tick()
-    assert "acknowledged" in smtp_server[-1]["Subject"]
+    escalation.tick()  # each method carried a page less than a minute ago: held back
+    assert len(smtp_server) == 2 and len(http_receiver.requests) == 1
+    escalation.tick(now=timezone.now() + timedelta(seconds=61))
+    assert len(smtp_server) == 4 and "acknowledged" in smtp_server[-1]["Subject"]
     assert http_receiver.requests[-1][1]["purpose"] == "acknowledged"
 
 
@@ -217,3 +219,15 @@ def test_tick_finds_due_runs_and_pages(people, smtp_server):
     assert escalation.tick() == (0, 0)
     assert len(smtp_server) == 1
     assert Page.objects.get(incident=incident).status == PageStatus.DELIVERED
+
+
+def test_ticker_advances_due_runs_and_hands_on_orphaned_pages(people, smtp_server):
+    policy = make_policy({"users": [people[0]]})
+    incident = _declare(policy)  # its on_commit tasks never run here: only the ticker helps
+    tasks.run_ticker(seconds=0.3)
+    page = Page.objects.get(incident=incident)
+    assert page.status == PageStatus.PENDING and smtp_server == []  # young: has its own task
+    Page.objects.filter(pk=page.pk).update(due_at=timezone.now() - timedelta(seconds=10))
+    tasks.run_ticker(seconds=0.3)
+    page.refresh_from_db()
+    assert page.status == PageStatus.DELIVERED and len(smtp_server) == 1
