@@ -157,11 +157,13 @@ def _delivered(bundle: list[Page], receipt: str) -> str:
     carrier = bundle[0].channel in (ContactKind.SMS, ContactKind.VOICE)
     status = PageStatus.SENT if carrier else PageStatus.DELIVERED
     kind = EntryKind.PAGE_SENT if carrier else EntryKind.PAGE_DELIVERED
+    # The whole bundle first, in one statement: writing a large bundle's timeline entries can
+    # outlast CLAIM_STALE, and a page still pending then would be sent a second time.
+    Page.objects.filter(pk__in=[p.pk for p in bundle]).update(
+        status=status, receipt=receipt[:200], finished_at=timezone.now())
     for incident_id, pages in _by_incident(bundle).items():
         with transaction.atomic():
             incident = Incident.objects.select_for_update().get(pk=incident_id)
-            Page.objects.filter(pk__in=[p.pk for p in pages]).update(
-                status=status, receipt=receipt[:200], finished_at=timezone.now())
             for page in pages:
                 if page.purpose == PagePurpose.PAGE:
                     record(incident, kind, actor_label=ROBOT, new=page.user.get_username(),

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from incidents import escalation, services, tasks
 from incidents.models import (
@@ -16,7 +17,7 @@ from incidents.models import (
     RunState,
     Status,
 )
-from oncall.models import NotificationRule
+from oncall.models import ApiToken, NotificationRule
 from tests.conftest import declare, make_team, make_user
 from tests.oncall.conftest import add_contact, add_layer, make_policy, make_schedule
 
@@ -231,3 +232,17 @@ def test_ticker_advances_due_runs_and_hands_on_orphaned_pages(people, smtp_serve
     tasks.run_ticker(seconds=0.3)
     page.refresh_from_db()
     assert page.status == PageStatus.DELIVERED and len(smtp_server) == 1
+
+
+def test_acknowledge_through_the_api_stops_the_run(people):
+    ann = people[0]
+    incident = _declare(make_policy({"users": [ann]}))
+    escalation.advance(incident.escalation_run.pk)
+    _, raw = ApiToken.issue(ann, "phone")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.post(f"/api/v1/incidents/{incident.pk}/acknowledge/")
+    assert response.status_code == 200
+    run = EscalationRun.objects.get(incident=incident)
+    assert run.state == RunState.ACKNOWLEDGED
+    assert _notes(incident)[-1].startswith("Paging stopped: acknowledged by ann.")
