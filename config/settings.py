@@ -263,3 +263,6 @@ RELAY_WEBHOOK_TIMEOUT = env_int("RELAY_WEBHOOK_TIMEOUT", 10, minimum=1)
 RELAY_SMS_GATEWAY_URL = env_str("RELAY_SMS_GATEWAY_URL", "")
 # Acknowledge/resolve links in pages stop working after this many hours.
 RELAY_PAGE_LINK_HOURS = env_int("RELAY_PAGE_LINK_HOURS", 24, minimum=1)
+# Shared secret the mail system sends (Authorization: Bearer …) when it posts a reply to a page
+# email to /oncall/email/reply/; empty turns the endpoint off (manage.py ingest_reply still works).
+RELAY_INBOUND_EMAIL_SECRET = env_str("RELAY_INBOUND_EMAIL_SECRET", "")

@@ -10,11 +10,11 @@ Lock order everywhere: incident row, then run row (services lock the incident fi
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from incidents import page_links
+from incidents import delivery
+from incidents.delivery import ROBOT
 from incidents.models import (
     CLOSED_STATUSES,
     EntryKind,
@@ -27,15 +27,9 @@ from incidents.models import (
     Status,
 )
 from incidents.timeline import record
-from oncall import channels, policies
-from oncall.models import ContactKind
+from oncall import policies
 
-# A claim older than this belongs to a worker that died mid-send: the page is sent again.
-CLAIM_STALE = timedelta(seconds=20)
-RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=45))
-MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 BATCH = 200
-ROBOT = "Relay escalation"
 
 
 def start(incident: Incident, *, by=None) -> EscalationRun:
@@ -70,6 +64,7 @@ def advance(run_id: int, now: datetime | None = None) -> list[int]:
         incident, run = _lock_run(incident_id)
         if run.next_action_at is None or run.next_action_at > now:
             return []  # someone else did it while we waited for the lock
+        run.lateness = now - run.next_action_at  # written on the timeline: timers are measured
         if incident.status in CLOSED_STATUSES:
             run.next_action_at = None
             pages = []
@@ -131,6 +126,9 @@ def _record_step(incident, run, index, people, *, skipped, unreachable=()) -> No
     data = {"action": "skipped" if skipped else "paged", "step": index + 1,
             "round": run.round + 1, "targets": names,
             "unreachable": [u.get_username() for u in unreachable]}
+    lateness = getattr(run, "lateness", None)
+    if lateness is not None:
+        data["late_ms"] = round(lateness.total_seconds() * 1000)
     if skipped and not people:
         note = f"Step {index + 1} skipped: it reaches nobody right now."
     elif skipped:
@@ -168,6 +166,7 @@ def escalate_now(incident: Incident, *, by) -> list[int]:
             run.first_round = run.round
             run.next_step = 0
         run.state = RunState.ACTIVE
+        run.lateness = None  # by hand: there was no due time
         record(incident, EntryKind.ESCALATION, by, new="escalated",
                note="Escalated by hand to the next step.", data={"action": "escalated"})
         pages = _page_next_step(incident, run, timezone.now())
@@ -229,91 +228,9 @@ def _queue_notices(incident, run, purpose) -> list[Page]:
                                     status=PageStatus.PENDING).select_related("user"))
 
 
-# --- Delivering pages --------------------------------------------------------------------------
-
 def _deliver_soon(page_ids: list[int]) -> None:
     for page_id in page_ids:
         transaction.on_commit(lambda pk=page_id: async_task("incidents.tasks.deliver_page", pk))
-
-
-def _claim(page_id: int, now: datetime) -> bool:
-    """Take the page for this worker. Zero rows means someone else has it, it is done, or it is
-    not due yet. A claim left by a dead worker goes stale and is taken over."""
-    return bool(Page.objects.filter(
-        Q(claimed_at=None) | Q(claimed_at__lt=now - CLAIM_STALE),
-        pk=page_id, status=PageStatus.PENDING, due_at__lte=now,
-    ).update(claimed_at=now, attempts=F("attempts") + 1))
-
-
-def deliver(page_id: int, now: datetime | None = None) -> str | None:
-    """Send one due page; return its new status, or None when there was nothing to do."""
-    now = now or timezone.now()
-    if not _claim(page_id, now):
-        return None
-    page = Page.objects.select_related("incident", "user").get(pk=page_id)
-    try:
-        receipt = channels.send(page.channel, page.address, page_links.message_for(page))
-    except channels.ChannelError as error:
-        return _attempt_failed(page, str(error), now)
-    return _delivered(page, receipt)
-
-
-def _delivered(page: Page, receipt: str) -> str:
-    status = PageStatus.SENT if page.channel in (ContactKind.SMS, ContactKind.VOICE) \
-        else PageStatus.DELIVERED
-    with transaction.atomic():
-        Incident.objects.select_for_update().get(pk=page.incident_id)
-        Page.objects.filter(pk=page.pk).update(status=status, receipt=receipt[:200],
-                                               finished_at=timezone.now())
-        if page.purpose == PagePurpose.PAGE:
-            kind = EntryKind.PAGE_SENT if status == PageStatus.SENT else EntryKind.PAGE_DELIVERED
-            record(page.incident, kind, actor_label=ROBOT, new=page.user.get_username(),
-                   note=f"{page.get_channel_display()} to {page.user.get_username()}: {receipt}.",
-                   data=_page_data(page))
-    return status
-
-
-def _page_data(page: Page) -> dict:
-    return {"page": page.pk, "user": page.user.get_username(), "channel": page.channel,
-            "step": page.step + 1, "round": page.round + 1, "attempts": page.attempts}
-
-
-def _attempt_failed(page: Page, error: str, now: datetime) -> str:
-    if page.attempts < MAX_ATTEMPTS:
-        Page.objects.filter(pk=page.pk).update(
-            claimed_at=None, last_error=error[:2000],
-            due_at=now + RETRY_DELAYS[page.attempts - 1])
-        return PageStatus.PENDING
-    with transaction.atomic():
-        incident, run = _lock_run(page.incident_id)
-        Page.objects.filter(pk=page.pk).update(status=PageStatus.FAILED, last_error=error[:2000],
-                                               finished_at=now)
-        if page.purpose == PagePurpose.PAGE:
-            record(incident, EntryKind.PAGE_FAILED, actor_label=ROBOT,
-                   new=page.user.get_username(),
-                   note=f"{page.get_channel_display()} to {page.user.get_username()} failed "
-                        f"after {page.attempts} attempts: {error}",
-                   data={**_page_data(page), "error": error[:500]})
-            _check_unreachable(incident, run, page, now)
-    return PageStatus.FAILED
-
-
-def _check_unreachable(incident, run, page, now) -> None:
-    """When every method of a person failed, say so; when nobody on the step can be reached,
-    do not wait out the step's delay."""
-    step_pages = Page.objects.filter(run=run, purpose=PagePurpose.PAGE, step=page.step,
-                                     round=page.round)
-    mine = step_pages.filter(user=page.user)
-    if mine.exclude(status=PageStatus.FAILED).exists():
-        return
-    record(incident, EntryKind.NOTIFICATION, actor_label=ROBOT, new="unreachable",
-           note=f"Could not reach {page.user.get_username()}: every contact method failed.",
-           data={"user": page.user.get_username(), "step": page.step + 1})
-    current = run.state == RunState.ACTIVE and run.round == page.round \
-        and run.next_step == page.step + 1
-    if current and not step_pages.exclude(status=PageStatus.FAILED).exists():
-        run.next_action_at = now
-        run.save(update_fields=["next_action_at", "updated_at"])
 
 
 # --- Waking up ---------------------------------------------------------------------------------
@@ -321,12 +238,6 @@ def _check_unreachable(incident, run, page, now) -> None:
 def due_runs(now: datetime) -> list[int]:
     return list(EscalationRun.objects.filter(next_action_at__lte=now)
                 .order_by("next_action_at").values_list("pk", flat=True)[:BATCH])
-
-
-def due_pages(now: datetime) -> list[int]:
-    return list(Page.objects.filter(status=PageStatus.PENDING, due_at__lte=now)
-                .filter(Q(claimed_at=None) | Q(claimed_at__lt=now - CLAIM_STALE))
-                .order_by("due_at").values_list("pk", flat=True)[:BATCH])
 
 
 def next_due(now: datetime) -> datetime | None:
@@ -344,5 +255,5 @@ def tick(now: datetime | None = None) -> tuple[int, int]:
     """Advance every due run and deliver every due page; return how many of each."""
     now = now or timezone.now()
     runs = [advance(run_id, now) for run_id in due_runs(now)]
-    pages = [deliver(page_id) for page_id in due_pages(now)]
+    pages = [delivery.deliver(page_id, now) for page_id in delivery.due_pages(now)]
     return len(runs), sum(1 for p in pages if p)

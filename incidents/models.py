@@ -719,6 +719,10 @@ class Page(models.Model):
                               default=PageStatus.PENDING)
     due_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Pages sent together as one message share the bundle (the id of the first); sent_at is
+    # when that message went out, for the per-method throttle.
+    bundle_id = models.BigIntegerField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     receipt = models.CharField(max_length=200, blank=True)
@@ -736,6 +740,9 @@ class Page(models.Model):
             # escalation.due_pages(): pending pages whose time has come.
             models.Index(fields=["due_at"], name="page_pending_due_idx",
                          condition=Q(status="pending")),
+            # delivery._recent_sends(): messages to one address in the throttle window.
+            models.Index(fields=["channel", "address", "sent_at"], name="page_sent_by_address_idx",
+                         condition=Q(sent_at__isnull=False)),
         ]
 
     def __str__(self):

@@ -36,11 +36,15 @@ def links_for(page: Page) -> dict[str, str]:
     return links
 
 
+def reply_token(page: Page) -> str:
+    """The token in a form allowed in addresses and Message-IDs (':' travels as '=')."""
+    return token_for(page).replace(":", "=")
+
+
 def reply_address(page: Page) -> str:
-    """A Reply-To address carrying the token, so a reply "ack" finds its page. The signature's
-    ':' separators are not allowed in an address, so they travel as '='."""
+    """A Reply-To address carrying the token, so a reply "ack" finds its page."""
     local, _, domain = settings.DEFAULT_FROM_EMAIL.rpartition("<")[2].rstrip(">").partition("@")
-    return f"{local}+{token_for(page).replace(':', '=')}@{domain}"
+    return f"{local}+{reply_token(page)}@{domain}"
 
 
 def page_for_reply_address(address: str) -> Page:
@@ -49,6 +53,12 @@ def page_for_reply_address(address: str) -> Page:
     if "+" not in local:
         raise signing.BadSignature("The address carries no page token.")
     return page_for_token(local.split("+", 1)[1].replace("=", ":"))
+
+
+def page_for_message_id(message_id: str) -> Page:
+    """The page whose Message-ID a reply quotes (In-Reply-To / References)."""
+    local = message_id.strip().strip("<>").rpartition("@")[0]
+    return page_for_token(local.replace("=", ":"))
 
 
 def message_for(page: Page) -> Message:
@@ -66,6 +76,36 @@ def message_for(page: Page) -> Message:
     return Message(subject=subject, text=text, links=links, reply_to=reply_address(page),
                    data={"incident": incident.reference, "number": incident.pk,
                          "severity": incident.severity, "status": incident.status,
-                         "purpose": page.purpose},
-                   message_id=f"<page-{page.pk}.{incident.pk}@relay>")
+                         "purpose": page.purpose, "page": page.pk, "step": page.step + 1,
+                         "round": page.round + 1, "user": page.user.get_username(),
+                         "channel": page.channel},
+                   message_id=f"<{reply_token(page)}@relay>")
 
+
+
+def message_for_bundle(pages: list[Page]) -> Message:
+    """One message for everything waiting for one contact method. Pages saying the same thing
+    (same incident, same purpose) collapse into one line."""
+    lines: dict[tuple, Page] = {}
+    for page in pages:
+        lines.setdefault((page.incident_id, page.purpose), page)
+    if len(lines) == 1:
+        return message_for(pages[0])
+    items = [message_for(page) for page in lines.values()]
+    incidents = {p.incident_id for p in lines.values() if p.purpose == PagePurpose.PAGE}
+    subject = f"[Relay] {_summary(len(incidents), [p for p in lines.values()])}"
+    text = "\n\n".join(f"{m.subject}\n{m.text}\n" + "\n".join(
+        f"{name.capitalize()}: {url}" for name, url in m.links.items()) for m in items)
+    return Message(subject=subject, text=text, links={},
+                   data={"purpose": "bundle", "items": [
+                       {**m.data, "subject": m.subject, "links": m.links} for m in items]})
+
+
+def _summary(needing: int, pages: list[Page]) -> str:
+    services = {s.name for p in pages for s in p.incident.services.all()}
+    where = f" on {services.pop()}" if len(services) == 1 else ""
+    if needing == 1:
+        return f"1 incident{where} needs you"
+    if needing:
+        return f"{needing} incidents{where} need you"
+    return f"{len(pages)} updates{where}"

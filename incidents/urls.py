@@ -23,4 +23,5 @@ urlpatterns = [
     path("pages/<str:token>/<str:action>/", views.page_action, name="page-action"),
     # Under /oncall/ for people, but it lists incidents' pages, so it lives here.
     path("oncall/me/", views.my_oncall, name="my-oncall"),
+    path("oncall/email/reply/", views.email_reply, name="email-reply"),
 ]

@@ -1,16 +1,19 @@
+import secrets
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from incidents import escalation, forms, page_links, permissions, queries, services
+from incidents import escalation, forms, page_links, permissions, queries, replies, services
 from incidents.models import SEVERITY_DESCRIPTIONS, Incident, Page
 from incidents.timeline import verify_chain
 from oncall import schedules as oncall_schedules
@@ -364,3 +367,20 @@ def my_oncall(request):
         "calendar_url": request.build_absolute_uri(
             reverse("oncall:user-calendar", args=[request.user.pk]) + f"?token={feed.token}"),
     })
+
+
+@csrf_exempt  # called by the mail system, authenticated by the shared secret instead
+@require_POST
+def email_reply(request):
+    """Inbound replies to page emails: the raw RFC 822 message as the request body."""
+    secret = settings.RELAY_INBOUND_EMAIL_SECRET
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if not secret or not secrets.compare_digest(given.encode(), secret.encode()):
+        return JsonResponse({"error": "Missing or wrong Authorization: Bearer <secret>."},
+                            status=403)
+    try:
+        result = replies.handle_reply(request.body)
+    except replies.ReplyError as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    return JsonResponse({"status": result.action, "incident": result.page.incident.reference,
+                         "message": result.summary})

@@ -6,11 +6,13 @@ from oncall.models import (
     ContactMethod,
     EscalationPolicy,
     EscalationStep,
+    HandoffNotice,
     Layer,
     LayerMember,
     NotificationRule,
     Override,
     Schedule,
+    Swap,
     Team,
 )
 
@@ -105,3 +107,26 @@ class ContactMethodAdmin(admin.ModelAdmin):
     list_filter = ["kind", "enabled"]
     search_fields = ["user__username", "address"]
     inlines = [NotificationRuleInline]
+
+
+@admin.register(NotificationRule)
+class NotificationRuleAdmin(admin.ModelAdmin):
+    list_display = ["contact_method", "delay_minutes"]
+
+
+@admin.register(LayerMember)
+class LayerMemberAdmin(admin.ModelAdmin):
+    list_display = ["layer", "position", "user"]
+    list_filter = ["layer__schedule"]
+
+
+@admin.register(Swap)
+class SwapAdmin(admin.ModelAdmin):
+    list_display = ["schedule", "offered_by", "start", "end", "state", "taken_by"]
+    list_filter = ["state", "schedule"]
+
+
+@admin.register(HandoffNotice)
+class HandoffNoticeAdmin(admin.ModelAdmin):
+    list_display = ["schedule", "user", "kind", "shift_start", "sent_at"]
+    list_filter = ["kind"]

@@ -235,6 +235,12 @@ class ContactMethod(models.Model):
     address = models.CharField(max_length=500, help_text="Email address, URL or phone number.")
     label = models.CharField(max_length=100, blank=True)
     enabled = models.BooleanField(default=True)
+    # Throttle: at most this many messages per this many minutes (blank: the kind's default,
+    # see incidents.delivery.DEFAULT_THROTTLES). Pages held back are sent together as one.
+    throttle_count = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                      validators=[MinValueValidator(1)])
+    throttle_minutes = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                        validators=[MinValueValidator(1)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -17,6 +17,8 @@ _counter = itertools.count(1)
 _role_groups = importlib.import_module("incidents.migrations.0003_role_groups")
 _intake_permissions = importlib.import_module("incidents.migrations.0007_intake_permissions")
 _oncall_roles = importlib.import_module("oncall.migrations.0006_role_permissions")
+_escalation_permissions = importlib.import_module(
+    "incidents.migrations.0008_escalation_permissions")
 
 
 def ensure_role_groups() -> None:
@@ -27,6 +29,7 @@ def ensure_role_groups() -> None:
     _role_groups.create_groups(django_apps, None)
     _intake_permissions.assign(django_apps)
     _oncall_roles.grant(django_apps, None)
+    _escalation_permissions.grant(django_apps, None)
 
 
 def make_user(username: str, *groups: str, **extra) -> User:

@@ -10,7 +10,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import escalation, page_links
+from incidents import delivery, escalation, page_links
 from incidents.models import EntryKind, EscalationRun, Page, PageStatus, Status
 from tests.conftest import declare, make_user
 from tests.oncall.conftest import add_contact, make_policy
@@ -47,7 +47,7 @@ def test_email_page_carries_signed_links_and_reply_token(ann, smtp_server):
     assert page_links.page_for_token(_link(body, "acknowledge").split("/")[-3]) == page
     assert _link(body, "resolve").endswith("/resolve/")
     assert page_links.page_for_reply_address(str(mail["Reply-To"])) == page
-    assert mail["Message-ID"] == f"<page-{page.pk}.{incident.pk}@relay>"
+    assert page_links.page_for_message_id(mail["Message-ID"]) == page
     entry = incident.timeline.get(kind=EntryKind.PAGE_DELIVERED)
     assert entry.data["user"] == "ann" and entry.data["channel"] == "email"
 
@@ -126,13 +126,13 @@ def test_failed_sends_retry_with_backoff_then_fail_and_move_on(ann, http_receive
                      steps=[{"users": [ann], "delay": 30}, {"users": [bob]}])
     page = Page.objects.get(incident=incident)
     now = timezone.now()
-    assert escalation.deliver(page.pk, now=now) == PageStatus.PENDING
+    assert delivery.deliver(page.pk, now=now) == PageStatus.PENDING
     page.refresh_from_db()
     assert page.due_at == now + timedelta(seconds=5) and "HTTP 500" in page.last_error
-    assert escalation.deliver(page.pk, now=now + timedelta(seconds=4)) is None  # not yet due
+    assert delivery.deliver(page.pk, now=now + timedelta(seconds=4)) is None  # not yet due
     for later in (5, 20, 65):
         last = now + timedelta(seconds=later)
-        escalation.deliver(page.pk, now=last)
+        delivery.deliver(page.pk, now=last)
     page.refresh_from_db()
     assert page.status == PageStatus.FAILED and page.attempts == 4
     assert len(http_receiver.requests) == 4
@@ -149,7 +149,7 @@ def test_unreachable_gateway_is_a_failure_with_a_reason(ann, settings):
     settings.RELAY_SMS_GATEWAY_URL = ""
     incident = _page(ann, ("sms", "+4915112345678"))
     page = Page.objects.get(incident=incident)
-    escalation.deliver(page.pk)
+    delivery.deliver(page.pk)
     page.refresh_from_db()
     assert page.status == PageStatus.PENDING and "No SMS/voice gateway" in page.last_error
 
@@ -159,10 +159,10 @@ def test_a_claimed_page_is_not_sent_again_until_the_claim_goes_stale(ann, http_r
     page = Page.objects.get(incident=incident)
     now = timezone.now()
     Page.objects.filter(pk=page.pk).update(claimed_at=now)  # a worker died while sending
-    assert escalation.deliver(page.pk, now=now + timedelta(seconds=10)) is None
-    assert escalation.due_pages(now + timedelta(seconds=10)) == []
-    assert escalation.due_pages(now + timedelta(seconds=21)) == [page.pk]
-    assert escalation.deliver(page.pk, now=now + timedelta(seconds=21)) == PageStatus.DELIVERED
+    assert delivery.deliver(page.pk, now=now + timedelta(seconds=10)) is None
+    assert delivery.due_pages(now + timedelta(seconds=10)) == []
+    assert delivery.due_pages(now + timedelta(seconds=21)) == [page.pk]
+    assert delivery.deliver(page.pk, now=now + timedelta(seconds=21)) == PageStatus.DELIVERED
     assert len(http_receiver.requests) == 1
 
 
@@ -180,7 +180,7 @@ def test_parallel_deliveries_of_one_page_send_it_once(http_receiver):
     results = []
 
     def worker():
-        results.append(escalation.deliver(page.pk))
+        results.append(delivery.deliver(page.pk))
         connection.close()
 
     threads = [threading.Thread(target=worker) for _ in range(8)]

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -20,7 +20,15 @@ from incidents.models import (
     Service,
     Status,
 )
-from oncall.models import Team
+from oncall.models import (
+    ContactMethod,
+    EscalationPolicy,
+    EscalationStep,
+    Layer,
+    LayerMember,
+    Schedule,
+    Team,
+)
 
 # username → (password, role groups, staff/superuser): demo credentials, printed on every run.
 PEOPLE = {
@@ -63,6 +71,7 @@ class Command(BaseCommand):
             users = self._people()
             teams = self._teams(users)
             svc = self._services(teams)
+            self._oncall(users, teams)
             tiers = self._tiers()
             created = self._incidents(users, svc, tiers) if not Incident.objects.exists() else 0
             keys = self._intake(svc)
@@ -135,6 +144,28 @@ class Command(BaseCommand):
                             "severity": "critical", "custom_details": {"region": "eu-west-1"}},
             }))
         return keys
+
+    def _oncall(self, users, teams):
+        """A weekly rota and a two-step policy for Payments, so its incidents page someone."""
+        cmd, resp = users["commander"], users["responder"]
+        for user in (cmd, resp):
+            ContactMethod.objects.get_or_create(user=user, kind="email", address=user.email)
+        schedule, created = Schedule.objects.get_or_create(
+            name="Payments primary",
+            defaults={"team": teams["payments"], "time_zone": "Europe/Berlin"})
+        if created:
+            layer = Layer.objects.create(schedule=schedule, name="Weekly", turn_unit="weeks",
+                                         start_date=date(2026, 1, 5), handoff_time=time(9))
+            for position, user in enumerate((cmd, resp)):
+                LayerMember.objects.create(layer=layer, user=user, position=position)
+        policy, created = EscalationPolicy.objects.get_or_create(
+            name="Payments", defaults={"team": teams["payments"], "repeat": 1})
+        if created:
+            EscalationStep.objects.create(policy=policy, position=0).schedules.add(schedule)
+            EscalationStep.objects.create(policy=policy, position=1,
+                                          delay_minutes=10).users.add(cmd)
+        Service.objects.filter(team=teams["payments"], escalation_policy=None).update(
+            escalation_policy=policy)
 
     def _tiers(self):
         return {

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0006_escalation_runs_and_pages'),
+        ('incidents', '0008_escalation_permissions'),
         ('incidents', '0006_urgency_index_for_all_statuses'),
         ('incidents', '0007_intake_permissions'),
     ]
