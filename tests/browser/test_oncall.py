@@ -2,7 +2,7 @@
 from My on-call and from the dashboard."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.core import mail
@@ -29,7 +29,7 @@ def test_create_override_on_schedule_page(live_server, page, responder, ann):
     schedule = make_schedule(name="Checkout primary")
     add_layer(schedule, ann, unit="days", start=datetime(2026, 1, 1).date())
     login(page, live_server, responder)
-    page.get_by_role("link", name="On call").click()
+    page.locator("header nav").get_by_role("link", name="On call", exact=True).click()
     page.get_by_role("link", name="Checkout primary").first.click()
     expect(page.locator("#on-call-now")).to_have_text("ann")
     start = (timezone.now() + timedelta(hours=2)).astimezone(schedule.tz)
@@ -100,3 +100,43 @@ def test_acknowledge_from_the_dashboard(live_server, page, responder, ann):
     expect(page.locator(f"#ack-{incident.pk}")).to_have_count(0)
     incident.refresh_from_db()
     assert incident.status == Status.ACKNOWLEDGED
+
+
+def test_offer_and_take_a_swap(live_server, open_page, responder, ann):
+    schedule = make_schedule(name="Checkout primary")
+    add_layer(schedule, ann, unit="days", start=datetime(2026, 1, 1).date())
+    offer_start = (timezone.now() + timedelta(days=2)).astimezone(schedule.tz).replace(
+        minute=0, second=0, microsecond=0)
+    offer_end = offer_start + timedelta(hours=4)
+    ann_page = open_page()
+    login(ann_page, live_server, ann)
+    ann_page.goto(f"{live_server.url}/oncall/schedules/{schedule.pk}/")
+    form = ann_page.locator("#swap-form")
+    form.locator("#id_start").fill(offer_start.strftime("%Y-%m-%dT%H:%M"))
+    form.locator("#id_end").fill(offer_end.strftime("%Y-%m-%dT%H:%M"))
+    form.get_by_role("button", name="Offer my shift").click()
+    expect(ann_page.locator("#swaps")).to_contain_text("ann offers")
+    taker = open_page()
+    login(taker, live_server, responder)
+    taker.goto(f"{live_server.url}/oncall/schedules/{schedule.pk}/")
+    taker.locator("#swaps").get_by_role("button", name="Take it").click()
+    expect(taker.locator("#swaps")).to_contain_text("Taken by responder")
+    middle = offer_start + timedelta(hours=2)
+    assert schedules.who_is_on_call(schedule, middle) == responder
+    taker.locator("#swaps").get_by_role("button", name="Undo").click()
+    expect(taker.locator("#swaps")).to_contain_text("No open swaps.")
+    assert schedules.who_is_on_call(schedule, middle) == ann
+
+
+def test_policy_page_warns_before_it_matters(live_server, page, responder, ann):
+    nights = make_schedule(name="Nights")
+    add_layer(nights, ann, restrict_start=time(22), restrict_end=time(6))
+    policy = make_policy({"schedules": [nights]}, {"users": [responder]}, name="Checkout")
+    login(page, live_server, responder)
+    page.locator("header nav").get_by_role("link", name="On call", exact=True).click()
+    page.get_by_role("link", name="Checkout").click()
+    expect(page.locator("#policy-steps .step")).to_have_count(2)
+    expect(page.locator("#policy-steps")).to_contain_text("Nights has nobody on call from")
+    expect(page.locator("#policy-steps")).to_contain_text(
+        "responder has no working contact method.")
+    assert policy.steps.count() == 2
