@@ -13,6 +13,7 @@ maintenance windows come from a per-process cache.
 """
 
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -65,6 +66,7 @@ class IntegrationRef:
     name: str
     rate_limit_per_minute: int
     email_dedup: str = "message_id"
+    signing_secret: str = ""
 
 
 def hash_key(raw: str) -> str:
@@ -108,7 +110,7 @@ def find_integration(raw_key: str, format: str | None = None) -> IntegrationRef 
     if cached is None or cached[0] < time.monotonic():
         row = Integration.objects.filter(key_hash=digest, enabled=True).values(
             "id", "service_id", "format", "name", "rate_limit_per_minute",
-            "email_dedup").first()
+            "email_dedup", "signing_secret").first()
         cached = (time.monotonic() + KEY_CACHE_SECONDS, IntegrationRef(**row) if row else None)
         _key_cache[digest] = cached
     ref = cached[1]
@@ -155,6 +157,25 @@ def forget_routing(**signal_kwargs) -> None:
     """Receiver of save and delete of services, rules and maintenance windows."""
     _routing_cache.clear()
     _full_timelines.clear()
+
+
+SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"
+
+
+class BadSignature(Exception):
+    pass
+
+
+def check_signature(ref: IntegrationRef, body: bytes, signature: str | None) -> None:
+    """Grafana signs the raw body: lowercase hex of HMAC-SHA256 with the contact point's secret.
+    Integrations without a secret accept unsigned requests."""
+    if not ref.signing_secret:
+        return
+    if not signature:
+        raise BadSignature(f"This integration requires the {SIGNATURE_HEADER} header.")
+    expected = hmac.new(ref.signing_secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise BadSignature(f"The {SIGNATURE_HEADER} header does not match the body.")
 
 
 class Throttled(Exception):
