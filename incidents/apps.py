@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 
 class IncidentsConfig(AppConfig):
@@ -10,7 +10,9 @@ class IncidentsConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from incidents.history_guard import register_sqlite_function
+        from incidents.intake import forget_routing
         from incidents.management.commands.register_schedules import after_migrate
+        from incidents.models import AlertRule, MaintenanceWindow, Service
         from incidents.tasks import start_ticker
 
         connection_created.connect(register_sqlite_function, dispatch_uid="relay_purge_fn")
@@ -18,3 +20,9 @@ class IncidentsConfig(AppConfig):
         post_migrate.connect(after_migrate, sender=self, dispatch_uid="relay_schedules")
         # Escalation timers resume as soon as a worker starts (see incidents.tasks.run_ticker).
         post_spawn.connect(start_ticker, dispatch_uid="relay_ticker")
+        # Intake caches a service's settings, rules and windows: forget them on any change here
+        # (other processes follow within intake.ROUTING_CACHE_SECONDS).
+        for model in (Service, AlertRule, MaintenanceWindow):
+            for signal in (post_save, post_delete):
+                signal.connect(forget_routing, sender=model,
+                               dispatch_uid=f"relay_routing_{signal is post_save}_{model.__name__}")

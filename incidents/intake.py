@@ -4,11 +4,18 @@ incidents.
 Hot path, a repeat of an open alert: one statement (the dedup upsert). A new alert is durable the
 moment that statement commits; grouping, rules and declare/update then run in their own
 transaction, and a sweep (process_pending) retries any alert left unprocessed, so an accepted
-alert is never lost.
+alert is never lost. That second transaction therefore need not wait for its WAL flush (on
+PostgreSQL it commits with synchronous_commit off): a crash can only undo it, which leaves the
+alert unprocessed for the sweep. A new alert joining an open incident (the bulk of a storm) costs
+four statements besides the transaction's own: the upsert, the flapping and grouping lookups and
+one UPDATE that claims the alert and links it, because the service's settings, rules and
+maintenance windows come from a per-process cache.
 """
 
 import hashlib
+import hmac
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,6 +23,7 @@ from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from incidents import rules, services
@@ -23,17 +31,24 @@ from incidents.integrations.events import Action, AlertEvent, ChangeEventData
 from incidents.models import (
     OPEN_STATUSES,
     Alert,
+    AlertRule,
     AlertStatus,
     ChangeEvent,
     EntryKind,
     Incident,
     Integration,
+    MaintenanceWindow,
     Service,
     Status,
 )
 from incidents.timeline import record
 
+log = logging.getLogger(__name__)
+
 KEY_CACHE_SECONDS = 10  # a rotated or disabled key may work this long in other processes
+# A changed service setting, rule or maintenance window reaches other processes this late (this
+# process forgets at once, through forget_routing on save and delete).
+ROUTING_CACHE_SECONDS = 5
 PENDING_GRACE = timedelta(minutes=1)
 UNRESOLVED = (AlertStatus.TRIGGERED, AlertStatus.ACKNOWLEDGED, AlertStatus.SUPPRESSED)
 
@@ -51,6 +66,7 @@ class IntegrationRef:
     name: str
     rate_limit_per_minute: int
     email_dedup: str = "message_id"
+    signing_secret: str = ""
 
 
 def hash_key(raw: str) -> str:
@@ -94,7 +110,7 @@ def find_integration(raw_key: str, format: str | None = None) -> IntegrationRef 
     if cached is None or cached[0] < time.monotonic():
         row = Integration.objects.filter(key_hash=digest, enabled=True).values(
             "id", "service_id", "format", "name", "rate_limit_per_minute",
-            "email_dedup").first()
+            "email_dedup", "signing_secret").first()
         cached = (time.monotonic() + KEY_CACHE_SECONDS, IntegrationRef(**row) if row else None)
         _key_cache[digest] = cached
     ref = cached[1]
@@ -104,7 +120,62 @@ def find_integration(raw_key: str, format: str | None = None) -> IntegrationRef 
 
 
 def forget_keys() -> None:
+    """Forget every per-process cache of intake (keys, routing, timeline-entry counts)."""
     _key_cache.clear()
+    forget_routing()
+
+
+# --- routing: a service's settings, rules and maintenance windows, cached per process ----------
+
+
+@dataclass(frozen=True)
+class Routing:
+    service: Service
+    rules: list[AlertRule]
+    windows: list[MaintenanceWindow]  # those not over when read
+    expires: float
+
+
+_routing_cache: dict[int, Routing] = {}
+# Incidents known to name ALERT_ENTRIES_PER_INCIDENT alerts on their timeline already: alerts are
+# never detached, so once full an incident stays full and needs no more counting.
+_full_timelines: set[int] = set()
+
+
+def routing_for(service_id: int) -> Routing:
+    cached = _routing_cache.get(service_id)
+    if cached is None or cached.expires < time.monotonic():
+        service = Service.objects.select_related("escalation_policy").get(pk=service_id)
+        cached = Routing(service, rules.rules_for(service),
+                         rules.windows_not_over(service, timezone.now()),
+                         time.monotonic() + ROUTING_CACHE_SECONDS)
+        _routing_cache[service_id] = cached
+    return cached
+
+
+def forget_routing(**signal_kwargs) -> None:
+    """Receiver of save and delete of services, rules and maintenance windows."""
+    _routing_cache.clear()
+    _full_timelines.clear()
+
+
+SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"
+
+
+class BadSignature(Exception):
+    pass
+
+
+def check_signature(ref: IntegrationRef, body: bytes, signature: str | None) -> None:
+    """Grafana signs the raw body: lowercase hex of HMAC-SHA256 with the contact point's secret.
+    Integrations without a secret accept unsigned requests."""
+    if not ref.signing_secret:
+        return
+    if not signature:
+        raise BadSignature(f"This integration requires the {SIGNATURE_HEADER} header.")
+    expected = hmac.new(ref.signing_secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise BadSignature(f"The {SIGNATURE_HEADER} header does not match the body.")
 
 
 class Throttled(Exception):
@@ -149,10 +220,31 @@ def ingest_one(ref: IntegrationRef, event: AlertEvent) -> Outcome:
         return Outcome(event.dedup_key, resolve_alerts(ref, event.dedup_key), False)
     if event.action == Action.ACKNOWLEDGE:
         return Outcome(event.dedup_key, acknowledge_alerts(ref, event.dedup_key), False)
-    alert_id, count, processed = _upsert(ref, event)
+    fields = _stored_fields(event)
+    alert_id, count, processed = _upsert(ref, fields)
     if count == 1 and not processed:
-        process(alert_id)
+        # The row just inserted holds exactly these fields: route it without reading it.
+        alert = Alert(pk=alert_id, integration_id=ref.id, service_id=ref.service_id, **fields)
+        _route_or_leave_to_sweep(alert, ref)
     return Outcome(event.dedup_key, alert_id, count == 1)
+
+
+def _route_or_leave_to_sweep(alert: Alert, ref: IntegrationRef) -> None:
+    try:
+        with transaction.atomic():
+            _commit_without_flush()
+            _route(alert, routing_for(ref.service_id), f"integration: {ref.name}")
+    except Exception:
+        # Whatever failed, the alert is stored: the sweep groups it later.
+        log.exception("Grouping alert %s failed; the sweep will retry it", alert.pk)
+
+
+def _commit_without_flush() -> None:
+    """Only for work the sweep redoes if a crash loses it (see the module's docstring)."""
+    # Not when called inside a caller's transaction: its other work may need the flush.
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 _UPSERT = """
@@ -171,14 +263,23 @@ def _upsert_sql() -> str:
     return _UPSERT.format(json=json_param)
 
 
-def _upsert(ref: IntegrationRef, event: AlertEvent) -> tuple[int, int, bool]:
+def _stored_fields(event: AlertEvent) -> dict:
+    return {
+        "dedup_key": event.dedup_key[:255], "grouping_key": event.grouping_key[:255],
+        "severity": event.severity, "summary": event.summary[:1024],
+        "source": event.source[:255], "source_url": event.source_url[:2048],
+        "details": {**event.details, "source_severity": event.source_severity},
+        "raw": event.raw,
+    }
+
+
+def _upsert(ref: IntegrationRef, fields: dict) -> tuple[int, int, bool]:
     """Store the event: a new open alert, or one more count on the open alert with its key.
     The unique partial index makes parallel identical events meet on one row."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    details = {**event.details, "source_severity": event.source_severity}
-    params = [ref.id, ref.service_id, event.dedup_key[:255], event.grouping_key[:255],
-              event.severity, event.summary[:1024], event.source[:255], event.source_url[:2048],
-              json.dumps(details), json.dumps(event.raw), now, now, False]
+    params = [ref.id, ref.service_id, fields["dedup_key"], fields["grouping_key"],
+              fields["severity"], fields["summary"], fields["source"], fields["source_url"],
+              json.dumps(fields["details"]), json.dumps(fields["raw"]), now, now, False]
     with connection.cursor() as cursor:
         cursor.execute(_upsert_sql(), params)
         alert_id, count, processed = cursor.fetchone()
@@ -186,48 +287,80 @@ def _upsert(ref: IntegrationRef, event: AlertEvent) -> tuple[int, int, bool]:
 
 
 def process(alert_id: int) -> None:
-    """Group a new alert, apply rules, then declare or update its incident."""
+    """Group an alert left unprocessed (the sweep), as a new alert is grouped on arrival."""
     with transaction.atomic():
         alert = (Alert.objects.select_for_update(of=("self",))
-                 .select_related("integration", "service").get(pk=alert_id))
+                 .select_related("integration").get(pk=alert_id))
         if alert.processed:
             return
-        alert.processed = True
         if alert.status == AlertStatus.RESOLVED:
-            alert.save(update_fields=["processed"])
+            _claim(alert)
             return
-        _route(alert, alert.service)
+        _route(alert, routing_for(alert.service_id), _actor(alert))
 
 
-def _route(alert: Alert, service: Service) -> None:
+def _claim(alert: Alert, **fields) -> bool:
+    """Mark the alert processed (with these fields) unless someone already did; the UPDATE also
+    locks the row until the transaction ends."""
+    return Alert.objects.filter(pk=alert.pk, processed=False).update(processed=True,
+                                                                      **fields) == 1
+
+
+def _route(alert: Alert, routing: Routing, actor: str) -> None:
+    """Apply the rules, then join the incident the alert belongs to or declare one."""
     now = timezone.now()
-    decision = rules.decide(alert, rules.rules_for(service), now)
+    decision = rules.decide(alert, routing.rules, now)
     alert.severity = decision.severity
     if decision.drop:
-        alert.status = AlertStatus.SUPPRESSED
-        alert.save(update_fields=["processed", "status", "severity"])
+        _claim(alert, status=AlertStatus.SUPPRESSED, severity=alert.severity)
         return
-    window = rules.active_window(service, now)
-    pages = decision.pages and window is None
+    service = routing.service
     incident, flapping = _flapping_incident(alert, service, now), True
     if incident is None:
         incident, flapping = _open_incident_for(alert, service, now), False
-    if incident is None:
-        incident = _declare_or_join(alert, service, decision, pages, now)
-    elif flapping and incident.status == Status.RESOLVED:
-        services.transition(incident, to=Status.INVESTIGATING, actor_label=_actor(alert),
-                            note="Reopened: the alert is flapping.")
-    alert.incident = incident
-    alert.save(update_fields=["processed", "severity", "incident"])
-    if _worth_an_entry(incident, alert):
-        record(incident, EntryKind.ALERT, actor_label=_actor(alert), new=alert.summary[:500],
-               data={"alert": alert.pk, "dedup_key": alert.dedup_key,
-                     "severity": alert.severity, "source_url": alert.source_url,
-                     "rules": decision.matched, "flapping": flapping,
-                     "maintenance": window.reason if window else "", "paged": pages})
+    entry = incident is None or _worth_an_entry(incident, alert)
+    if incident is not None and not (flapping or entry or _raises(incident, alert.severity)):
+        # The bulk of a storm: one statement claims the alert and links it.
+        _claim(alert, severity=alert.severity, incident=incident)
+        return
+    window = rules.active_among(routing.windows, now)
+    pages = decision.pages and window is None
+    with transaction.atomic():
+        if incident is None:
+            if not _claim(alert, severity=alert.severity):
+                return
+            incident = _declare_or_join(alert, service, decision, pages, now, actor)
+            Alert.objects.filter(pk=alert.pk).update(incident=incident)
+            entry = _worth_an_entry(incident, alert)
+        elif not _claim(alert, severity=alert.severity, incident=incident):
+            return
+        elif flapping and incident.status == Status.RESOLVED:
+            services.transition(incident, to=Status.INVESTIGATING, actor_label=actor,
+                                note="Reopened: the alert is flapping.")
+        alert.incident = incident
+        _raise_severity(incident, alert, actor)
+        if entry:
+            record(incident, EntryKind.ALERT, actor_label=actor, new=alert.summary[:500],
+                   data={"alert": alert.pk, "dedup_key": alert.dedup_key,
+                         "severity": alert.severity, "source_url": alert.source_url,
+                         "rules": decision.matched, "flapping": flapping,
+                         "maintenance": window.reason if window else "", "paged": pages})
 
 
-def _declare_or_join(alert, service, decision, pages, now) -> Incident:
+def _raises(incident: Incident, severity: str) -> bool:
+    # P1 is the most severe: a smaller label is a higher severity.
+    return incident.is_open and severity < incident.severity
+
+
+def _raise_severity(incident: Incident, alert: Alert, actor: str) -> None:
+    """A more severe alert raises its incident's severity; intake never lowers it."""
+    if not _raises(incident, alert.severity):
+        return
+    services.change_severity(incident, severity=alert.severity, actor_label=actor,
+                             note=f"Raised by the alert “{alert.summary[:200]}”.")
+
+
+def _declare_or_join(alert, service, decision, pages, now, actor) -> Incident:
     """Only declaring takes the service lock: parallel new alerts wait here, and the ones
     that were not first find the incident the first one declared."""
     Service.objects.select_for_update().filter(pk=service.pk).first()
@@ -236,7 +369,7 @@ def _declare_or_join(alert, service, decision, pages, now) -> Incident:
         return incident
     return services.declare(
         title=alert.summary[:200] or "Alert", severity=decision.severity,
-        services=[service], actor_label=_actor(alert), description=_description(alert),
+        services=[service], actor_label=actor, description=_description(alert, actor),
         escalation_policy=decision.escalation_policy, page=pages)
 
 
@@ -246,16 +379,22 @@ ALERT_ENTRIES_PER_INCIDENT = 20
 
 
 def _worth_an_entry(incident: Incident, alert: Alert) -> bool:
+    if incident.pk in _full_timelines:
+        return False
     earlier = Alert.objects.filter(incident=incident).exclude(pk=alert.pk).order_by()
-    return earlier[:ALERT_ENTRIES_PER_INCIDENT].count() < ALERT_ENTRIES_PER_INCIDENT
+    if earlier[:ALERT_ENTRIES_PER_INCIDENT].count() < ALERT_ENTRIES_PER_INCIDENT:
+        return True
+    _full_timelines.add(incident.pk)
+    return False
 
 
 def _actor(alert: Alert) -> str:
     return f"integration: {alert.integration.name}"
 
 
-def _description(alert: Alert) -> str:
-    lines = [f"Opened by the alert “{alert.summary}” from {alert.integration.name}."]
+def _description(alert: Alert, actor: str) -> str:
+    source = actor.removeprefix("integration: ")
+    lines = [f"Opened by the alert “{alert.summary}” from {source}."]
     if alert.source:
         lines.append(f"Source: {alert.source}")
     return "\n\n".join(lines)
@@ -263,24 +402,21 @@ def _description(alert: Alert) -> str:
 
 def _open_incident_for(alert: Alert, service: Service, now) -> Incident | None:
     """The newest open incident of the service that had an alert (with the same grouping key,
-    if the service groups by key) within the grouping window.
+    if the service groups by key) within the grouping window, in one statement.
 
-    Two small steps rather than one join: a service has few open incidents, and each check
-    reads one incident's alerts through its foreign-key index and stops at the first recent
-    one, where a single EXISTS let the planner scan every alert of the service."""
-    cutoff = now - timedelta(minutes=service.group_window_minutes)
+    A scalar subquery with LIMIT 1 rather than EXISTS: the planner cannot turn it into a join,
+    so it checks the service's few open incidents one by one, each through the alerts'
+    incident index, stopping at the first recent alert; an EXISTS let it scan every alert of
+    the service."""
+    recent = Alert.objects.filter(
+        incident=OuterRef("pk"),
+        last_seen__gte=now - timedelta(minutes=service.group_window_minutes),
+    ).exclude(pk=alert.pk)
+    if service.group_by == "key":
+        recent = recent.filter(grouping_key=alert.grouping_key)
     candidates = Incident.objects.filter(services=service, status__in=OPEN_STATUSES)
-    for incident in candidates.order_by("-pk")[:MAX_OPEN_CHECKED]:
-        recent = Alert.objects.filter(incident=incident, last_seen__gte=cutoff).exclude(
-            pk=alert.pk)
-        if service.group_by == "key":
-            recent = recent.filter(grouping_key=alert.grouping_key)
-        if recent.exists():
-            return incident
-    return None
-
-
-MAX_OPEN_CHECKED = 20  # open incidents of one service looked at, newest first
+    return (candidates.annotate(recent_alert=Subquery(recent.order_by().values("pk")[:1]))
+            .filter(recent_alert__isnull=False).order_by("-pk").first())
 
 
 def _flapping_incident(alert: Alert, service: Service, now) -> Incident | None:
@@ -291,8 +427,10 @@ def _flapping_incident(alert: Alert, service: Service, now) -> Incident | None:
         status=AlertStatus.RESOLVED, incident__isnull=False,
         resolved_at__gte=now - timedelta(minutes=service.flap_window_minutes),
     ).order_by("-resolved_at")
+    if not service.flap_threshold:
+        return None
     recent = list(resolved.values_list("incident_id", flat=True)[: service.flap_threshold])
-    if not service.flap_threshold or len(recent) < service.flap_threshold:
+    if len(recent) < service.flap_threshold:
         return None
     incident = Incident.objects.get(pk=recent[0])
     return incident if incident.status in (*OPEN_STATUSES, Status.RESOLVED) else None

@@ -35,8 +35,10 @@ class IntegrationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Integration
         fields = ["id", "service", "name", "format", "key_prefix", "enabled",
-                  "rate_limit_per_minute", "email_dedup", "created_at", "rotated_at"]
+                  "rate_limit_per_minute", "email_dedup", "signing_secret", "created_at",
+                  "rotated_at"]
         read_only_fields = ["id", "key_prefix", "created_at", "rotated_at"]
+        extra_kwargs = {"signing_secret": {"write_only": True}}
 
 
 class IntegrationWithKeySerializer(IntegrationSerializer):
@@ -81,7 +83,7 @@ class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         data = serializer.validated_data
         integration, key = intake.create_integration(
             service=data["service"], format=data["format"], name=data.get("name", ""))
-        for field in ("enabled", "rate_limit_per_minute", "email_dedup"):
+        for field in ("enabled", "rate_limit_per_minute", "email_dedup", "signing_secret"):
             if field in data:
                 setattr(integration, field, data[field])
         integration.save()

@@ -52,6 +52,11 @@ class IntegrationForm(_OwnIds, forms.Form):
                                     required=False, label="Email dedup",
                                     help_text="Email integrations only.")
 
+    signing_secret = forms.CharField(
+        max_length=128, required=False, label="Signing secret",
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Grafana only: the contact point's HMAC secret, to refuse unsigned requests.")
+
     def clean_email_dedup(self):
         return self.cleaned_data["email_dedup"] or EmailDedup.MESSAGE_ID
 

@@ -373,6 +373,12 @@ class Integration(models.Model):
         max_length=16, choices=EmailDedup.choices, default=EmailDedup.MESSAGE_ID,
         help_text="Email integrations: what makes two messages the same alert.",
     )
+    # Kept readable, unlike the key: verifying an HMAC needs the secret itself.
+    signing_secret = models.CharField(
+        max_length=128, blank=True,
+        help_text="Grafana integrations: the HMAC secret of the contact point; when set, "
+        "requests without a valid X-Grafana-Alerting-Signature are refused.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -147,6 +147,16 @@ def active_window(service, at: datetime) -> MaintenanceWindow | None:
         service=service, starts_at__lte=at, ends_at__gt=at).order_by("starts_at").first()
 
 
+def windows_not_over(service, at: datetime) -> list[MaintenanceWindow]:
+    """The windows intake may meet from `at` on (what it caches per service)."""
+    return list(MaintenanceWindow.objects.filter(service=service, ends_at__gt=at)
+                .order_by("starts_at"))
+
+
+def active_among(windows: list[MaintenanceWindow], at: datetime) -> MaintenanceWindow | None:
+    return next((w for w in windows if w.starts_at <= at < w.ends_at), None)
+
+
 PREVIEW_ALERTS = 50
 
 

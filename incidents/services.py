@@ -169,7 +169,8 @@ def acknowledge(incident: Incident, *, by=None, actor_label: str = "") -> Incide
         return transition(incident, to=Status.ACKNOWLEDGED, by=by, actor_label=actor_label)
 
 
-def change_severity(incident: Incident, *, severity: str, by=None, note: str = "") -> Incident:
+def change_severity(incident: Incident, *, severity: str, by=None, actor_label: str = "",
+                    note: str = "") -> Incident:
     severity = _clean_severity(severity)
     note = _clean_text(note, "note", NOTE_MAX, required=False)
     with transaction.atomic():
@@ -179,7 +180,8 @@ def change_severity(incident: Incident, *, severity: str, by=None, note: str = "
             raise DomainError(f"{incident.reference} is already {severity}.", "severity")
         old, incident.severity = incident.severity, severity
         incident.save(update_fields=["severity", "updated_at"])
-        record(incident, EntryKind.SEVERITY, by, old=old, new=severity, note=note)
+        record(incident, EntryKind.SEVERITY, by, actor_label=actor_label, old=old, new=severity,
+               note=note)
     return incident
 
 

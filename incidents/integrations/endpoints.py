@@ -108,8 +108,19 @@ def _json_format(format: str):
 
 
 alertmanager = _json_format(IntegrationFormat.ALERTMANAGER)
-grafana = _json_format(IntegrationFormat.GRAFANA)
 generic_alert = _json_format(IntegrationFormat.GENERIC)
+
+
+@_endpoint
+def grafana(request, key):
+    body = _body(request)
+    ref = _integration(key, IntegrationFormat.GRAFANA)
+    try:
+        intake.check_signature(ref, body, request.headers.get(intake.SIGNATURE_HEADER))
+    except intake.BadSignature as error:
+        return _answer(401, {"status": "unauthorized", "message": str(error)})
+    events = JSON_PARSERS[IntegrationFormat.GRAFANA](_json(body))
+    return _accepted(intake.ingest(ref, events))
 
 
 @_endpoint

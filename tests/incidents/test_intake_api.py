@@ -140,3 +140,21 @@ def test_admin_creates_integration_and_shows_the_key_once(client, admin_user, se
     key = html.split("Key for “Admin-made”: ")[1].split(" ")[0]
     assert intake.find_integration(key).id == integration.pk
     assert key not in client.get("/admin/incidents/integration/").content.decode()
+
+
+def test_api_sets_a_grafana_signing_secret_and_never_returns_it(responder, service):
+    client = bearer(responder)
+    response = client.post("/api/v1/integrations/", {
+        "service": service.slug, "name": "grafana", "format": "grafana",
+        "signing_secret": "s3cret"}, format="json")
+    assert response.status_code == 201
+    assert "signing_secret" not in response.json()
+    integration = Integration.objects.get(pk=response.json()["id"])
+    assert integration.signing_secret == "s3cret"
+    assert intake.find_integration(response.json()["key"]).signing_secret == "s3cret"
+    response = client.patch(f"/api/v1/integrations/{integration.pk}/",
+                            {"signing_secret": "rotated"}, format="json")
+    assert response.status_code == 200
+    assert "signing_secret" not in response.json()
+    integration.refresh_from_db()
+    assert integration.signing_secret == "rotated"

@@ -1,6 +1,8 @@
 """Each vendor format, driven through its HTTP endpoint with payloads shaped like the vendor's
 documentation (Alertmanager's captured from a real Alertmanager 0.25)."""
 
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -333,3 +335,55 @@ def test_email_with_message_id_dedup_keeps_messages_apart(client, service):
     post(client, url, EMAIL.replace(b".4242@", b".4243@"), "message/rfc822")
     assert Alert.objects.count() == 2
     assert Incident.objects.count() == 1  # grouped into the service's open incident
+
+
+# --- Grafana's HMAC signature (contact point → Optional Webhook settings → HMAC Signature) -----
+
+GRAFANA_SECRET = "4f1d0c0e-7d7b-4a55-9d6c-2b3c5c1d9e11"
+
+
+def grafana_signed(client, key, body: bytes, signature: str | None):
+    headers = {} if signature is None else {"HTTP_X_GRAFANA_ALERTING_SIGNATURE": signature}
+    return client.post(f"/integrations/grafana/{key}/", data=body,
+                       content_type="application/json", **headers)
+
+
+def hmac_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_grafana_request_signed_with_the_secret_is_accepted(client, service):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body = json.dumps(GRAFANA_FIRING).encode()
+    response = grafana_signed(client, key, body, hmac_hex(GRAFANA_SECRET, body))
+    assert response.status_code == 202
+    assert Alert.objects.get().dedup_key == "c6eadffa33fcdf37"
+
+
+@pytest.mark.parametrize("signature, message", [
+    (None, "requires the X-Grafana-Alerting-Signature header"),
+    ("", "requires the X-Grafana-Alerting-Signature header"),
+    (hmac_hex("another secret", json.dumps(GRAFANA_FIRING).encode()), "does not match"),
+    ("sha256=" + hmac_hex(GRAFANA_SECRET, json.dumps(GRAFANA_FIRING).encode()), "does not match"),
+])
+def test_grafana_request_with_missing_or_wrong_signature_is_401_and_not_stored(
+        client, service, signature, message):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    response = grafana_signed(client, key, json.dumps(GRAFANA_FIRING).encode(), signature)
+    assert response.status_code == 401
+    assert message in response.json()["message"]
+    assert Alert.objects.count() == 0
+
+
+def test_grafana_signature_over_another_body_is_401(client, service):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    signed = hmac_hex(GRAFANA_SECRET, json.dumps(GRAFANA_FIRING).encode())
+    tampered = json.dumps({**GRAFANA_FIRING, "status": "resolved"}).encode()
+    assert grafana_signed(client, key, tampered, signed).status_code == 401
+    assert Alert.objects.count() == 0
+
+
+def test_grafana_integration_without_a_secret_accepts_unsigned_requests(client, service):
+    _, key = make_integration(service, "grafana")
+    body = json.dumps(GRAFANA_FIRING).encode()
+    assert grafana_signed(client, key, body, None).status_code == 202

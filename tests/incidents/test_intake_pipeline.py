@@ -13,10 +13,25 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from incidents import intake
+from incidents import escalation, intake
 from incidents.integrations import generic
-from incidents.models import Alert, AlertStatus, EntryKind, Incident, Service, Status
+from incidents.models import (
+    Alert,
+    AlertRule,
+    AlertStatus,
+    EntryKind,
+    EscalationRun,
+    Incident,
+    MaintenanceWindow,
+    MatchField,
+    Page,
+    RuleAction,
+    Service,
+    Status,
+)
+from oncall.models import ContactMethod
 from tests.incidents.conftest import make_integration
+from tests.oncall.conftest import make_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +161,8 @@ def test_unprocessed_alert_is_picked_up_by_the_sweep(service):
     integration, key = make_integration(service)
     ref = intake.find_integration(key)
     event = intake.AlertEvent(action="trigger", dedup_key="k", summary="stored, not grouped")
-    alert_id, count, processed = intake._upsert(ref, event)  # as if the process died here
+    # Stored, as if the process died before grouping.
+    alert_id, count, processed = intake._upsert(ref, intake._stored_fields(event))
     Alert.objects.filter(pk=alert_id).update(first_seen=timezone.now() - timedelta(minutes=5))
     assert intake.process_pending() == 1
     alert = Alert.objects.get(pk=alert_id)
@@ -261,3 +277,122 @@ def test_storm_names_the_first_alerts_on_the_timeline_and_keeps_all_in_the_list(
     assert incident.alerts.count() == intake.ALERT_ENTRIES_PER_INCIDENT + 5
     entries = incident.timeline.filter(kind=EntryKind.ALERT).count()
     assert entries == intake.ALERT_ENTRIES_PER_INCIDENT
+
+
+# --- cost of the hot paths: statements per event stay constant ----------------------------------
+
+
+def _ingest(key, dedup_key, severity="error", summary="node down"):
+    ref = intake.find_integration(key)
+    event = generic.parse({"summary": summary, "dedup_key": dedup_key, "severity": severity})
+    return intake.ingest(ref, event)
+
+
+def test_a_repeat_of_an_open_alert_costs_one_statement(generic_key,
+                                                       django_assert_max_num_queries):
+    _ingest(generic_key, "a")
+    with django_assert_max_num_queries(1):
+        _ingest(generic_key, "a")
+    assert Alert.objects.get().count == 2
+
+
+def test_a_new_alert_joining_a_storm_costs_four_statements(generic_key,
+                                                           django_assert_max_num_queries):
+    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 1):
+        _ingest(generic_key, f"node-{i}")
+    # Upsert, flapping lookup, grouping lookup, the UPDATE that claims and links the alert, and
+    # the grouping transaction's savepoint and release (in a test's transaction).
+    with django_assert_max_num_queries(6):
+        _ingest(generic_key, "one-more")
+    incident = Incident.objects.get()
+    assert Alert.objects.get(dedup_key="one-more").incident == incident
+    assert Alert.objects.get(dedup_key="one-more").processed
+
+
+def test_a_new_alert_named_on_the_timeline_stays_cheap(generic_key,
+                                                       django_assert_max_num_queries):
+    _ingest(generic_key, "first")
+    with django_assert_max_num_queries(13):
+        _ingest(generic_key, "second")
+    assert Incident.objects.get().timeline.filter(kind=EntryKind.ALERT).count() == 2
+
+
+def test_a_rule_saved_after_alerts_applies_to_the_next_alert(generic_key, service):
+    _ingest(generic_key, "before", severity="warning")
+    AlertRule.objects.create(name="all quiet", service=service, match_field=MatchField.ANY,
+                             action=RuleAction.DROP)
+    _ingest(generic_key, "after", severity="warning")
+    assert Alert.objects.get(dedup_key="after").status == AlertStatus.SUPPRESSED
+
+
+def test_a_maintenance_window_saved_after_alerts_stops_paging(generic_key, service):
+    _ingest(generic_key, "before")
+    Incident.objects.update(status=Status.RESOLVED)
+    now = timezone.now()
+    MaintenanceWindow.objects.create(service=service, reason="DB upgrade",
+                                     starts_at=now - timedelta(minutes=1),
+                                     ends_at=now + timedelta(hours=1))
+    _ingest(generic_key, "during")
+    entry = Alert.objects.get(dedup_key="during").incident.timeline.get(kind=EntryKind.ALERT)
+    assert entry.data["maintenance"] == "DB upgrade" and entry.data["paged"] is False
+
+
+# --- severity of an incident follows its most severe alert upward ------------------------------
+
+
+def test_more_severe_alert_raises_the_incident_severity_on_the_timeline(generic_key):
+    _ingest(generic_key, "a", severity="warning")
+    incident = Incident.objects.get()
+    assert incident.severity == "P3"
+    _ingest(generic_key, "b", severity="critical", summary="Primary database down")
+    incident.refresh_from_db()
+    assert incident.severity == "P1"
+    entry = incident.timeline.get(kind=EntryKind.SEVERITY)
+    assert (entry.old_value, entry.new_value) == ("P3", "P1")
+    assert entry.actor_label.startswith("integration: ")
+    assert "Primary database down" in entry.note
+
+
+def test_less_severe_alert_never_lowers_the_incident_severity(generic_key):
+    _ingest(generic_key, "a", severity="critical")
+    _ingest(generic_key, "b", severity="info")
+    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 1):
+        _ingest(generic_key, f"quiet-{i}", severity="warning")
+    incident = Incident.objects.get()
+    assert incident.severity == "P1"
+    assert not incident.timeline.filter(kind=EntryKind.SEVERITY).exists()
+
+
+def test_severity_is_raised_after_the_timeline_stops_naming_alerts(generic_key):
+    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 1):
+        _ingest(generic_key, f"node-{i}", severity="warning")
+    _ingest(generic_key, "late", severity="critical")
+    assert Incident.objects.get().severity == "P1"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_storm_pages_each_person_once_per_step(live_server, team, responder):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and parallel writers: PostgreSQL only")
+    policy = make_policy({"users": [responder], "delay": 5}, name="Storm")
+    ContactMethod.objects.create(user=responder, kind="email", address="r@example.com")
+    service = Service.objects.create(name="Storm", slug="storm", team=team,
+                                     escalation_policy=policy)
+    _, key = make_integration(service)
+    url = f"{live_server.url}/integrations/generic/{key}/"
+    start = threading.Barrier(8)
+
+    def fire(i):
+        start.wait()
+        return [_post(url, {"summary": f"node {i}-{n} down", "dedup_key": f"node-{i}-{n}"})
+                for n in range(5)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = [s for batch in pool.map(fire, range(8)) for s in batch]
+    assert statuses == [202] * 40
+    incident = Incident.objects.get()
+    assert incident.alerts.count() == 40
+    run = EscalationRun.objects.get(incident=incident)
+    escalation.advance(run.pk)
+    escalation.advance(run.pk)
+    assert Page.objects.filter(incident=incident, user=responder).count() == 1

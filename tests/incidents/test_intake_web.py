@@ -181,3 +181,14 @@ def test_alerts_of_restricted_incidents_stay_hidden_on_the_service_page(
     incident.save()
     client.force_login(responder)
     assert "Secret breach signal" not in client.get(f"/services/{service.slug}/").content.decode()
+
+
+def test_responder_adds_a_grafana_integration_with_a_signing_secret(client, responder, service):
+    client.force_login(responder)
+    response = client.post(f"/services/{service.slug}/integrations/", {
+        "name": "Grafana", "format": "grafana", "signing_secret": "from-the-contact-point"},
+        follow=True)
+    assert response.status_code == 200
+    integration = Integration.objects.get(service=service, format="grafana")
+    assert integration.signing_secret == "from-the-contact-point"
+    assert "from-the-contact-point" not in response.content.decode()
