@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.forms import add_errors
 from incidents import escalation, forms, page_links, permissions, queries, replies, services
 from incidents.models import SEVERITY_DESCRIPTIONS, Incident, Page
 from incidents.timeline import verify_chain
@@ -78,7 +79,7 @@ def declare(request):
         try:
             incident = services.declare(by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_errors(form, error)
         else:
             return _redirect(request, incident)
     context = {"declare_form": form, "severity_help": SEVERITY_DESCRIPTIONS}
@@ -188,7 +189,7 @@ def _action(form_name, form_class, apply, *, needs_incident_form=False, correct=
             try:
                 apply(incident, request.user, form.cleaned_data)
             except ValidationError as error:
-                _add_errors(form, error)
+                add_errors(form, error)
             except services.DomainError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
@@ -197,14 +198,6 @@ def _action(form_name, form_class, apply, *, needs_incident_form=False, correct=
 
     view.__name__ = f"{form_name}_view"
     return view
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _after_change(request, incident):

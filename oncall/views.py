@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from config.forms import add_errors
 from oncall import forms, ical, permissions, policies, schedules, services
 from oncall.models import CalendarFeed, EscalationPolicy, Schedule, Swap, SwapState, Team
 
@@ -129,17 +130,11 @@ def override_create(request, pk):
         try:
             services.create_override(schedule, by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_errors(form, error)
         else:
             return redirect("oncall:schedule", pk=schedule.pk)
     return render(request, "oncall/schedule.html",
                   _schedule_context(request, schedule, override_form=form), status=400)
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    for field, messages in error.message_dict.items():
-        for message in messages:
-            form.add_error(field if field in form.fields else None, message)
 
 
 @login_required
@@ -152,7 +147,7 @@ def swap_offer(request, pk):
         try:
             services.offer_swap(schedule, by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_errors(form, error)
         else:
             return redirect("oncall:schedule", pk=schedule.pk)
     return render(request, "oncall/schedule.html",
