@@ -120,38 +120,32 @@ def _schedule_context(request, schedule, override_form=None, swap_form=None):
     }
 
 
-@login_required
-@require_POST
-def override_create(request, pk):
-    _require_override(request)
-    schedule = get_object_or_404(Schedule, pk=pk)
-    form = forms.OverrideForm(request.POST, schedule=schedule)
-    if form.is_valid():
-        try:
-            services.create_override(schedule, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
-            return redirect("oncall:schedule", pk=schedule.pk)
-    return render(request, "oncall/schedule.html",
-                  _schedule_context(request, schedule, override_form=form), status=400)
+def _schedule_form_view(form_class, apply, form_name):
+    """A POST on a schedule: validate, call the service, back to the schedule page; errors are
+    shown in place with 400."""
+
+    @login_required
+    @require_POST
+    def view(request, pk):
+        _require_override(request)
+        schedule = get_object_or_404(Schedule, pk=pk)
+        form = form_class(request.POST, schedule=schedule)
+        if form.is_valid():
+            try:
+                apply(schedule, by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                return redirect("oncall:schedule", pk=schedule.pk)
+        return render(request, "oncall/schedule.html",
+                      _schedule_context(request, schedule, **{form_name: form}), status=400)
+
+    return view
 
 
-@login_required
-@require_POST
-def swap_offer(request, pk):
-    _require_override(request)
-    schedule = get_object_or_404(Schedule, pk=pk)
-    form = forms.SwapForm(request.POST, schedule=schedule)
-    if form.is_valid():
-        try:
-            services.offer_swap(schedule, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
-            return redirect("oncall:schedule", pk=schedule.pk)
-    return render(request, "oncall/schedule.html",
-                  _schedule_context(request, schedule, swap_form=form), status=400)
+override_create = _schedule_form_view(forms.OverrideForm, services.create_override,
+                                      "override_form")
+swap_offer = _schedule_form_view(forms.SwapForm, services.offer_swap, "swap_form")
 
 
 def _swap_action(request, pk, action):
