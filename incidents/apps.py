@@ -18,7 +18,7 @@ class IncidentsConfig(AppConfig):
         connection_created.connect(register_sqlite_function, dispatch_uid="relay_purge_fn")
         # After every migrate, so a deployment never runs with an outdated set of recurring tasks.
         post_migrate.connect(after_migrate, sender=self, dispatch_uid="relay_schedules")
-        # Escalation timers resume as soon as a worker starts (see incidents.tasks.run_ticker).
+        # Each worker process runs a ticker thread (see incidents.tasks.ensure_ticker).
         post_spawn.connect(start_ticker, dispatch_uid="relay_ticker")
         # Intake caches a service's settings, rules and windows: forget them on any change here
         # (other processes follow within intake.ROUTING_CACHE_SECONDS).

@@ -1,9 +1,12 @@
 """django-q2 tasks: thin, idempotent, primitive ids in; the service functions do the work (see
-config/schedules.py for the recurring ones). The escalation ticker wakes timers on time."""
+config/schedules.py for the recurring ones). The escalation ticker, a thread in each worker
+process, wakes timers on time."""
 
 import fcntl
 import hashlib
+import logging
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -17,13 +20,15 @@ from django_q.tasks import async_task
 from incidents import delivery, escalation, heartbeats, intake, webhooks
 
 TICKER_LOCK = 0x52454C4159  # the advisory lock key of the ticker ("RELAY")
-TICKER_SECONDS = 45  # below Q_CLUSTER["timeout"] (60 s), so django-q2 never kills it
+TAKEOVER = 2.0  # seconds between a waiting ticker thread's tries for the lock
 TICK = 0.25  # seconds between looks at the due times
 # An orphaned page handed to the pool is not handed again for this long: under load the queue
 # is long, and handing the same page again every tick would only lengthen it.
 REDISPATCH = 30.0
 # A page younger than this has its own delivery task (enqueued when it was created).
 PAGE_GRACE = timedelta(seconds=3)
+
+log = logging.getLogger(__name__)
 
 
 def deliver_webhook(delivery_id: int) -> str:
@@ -109,31 +114,68 @@ class _Dispatcher:
         self.sent = {k: t for k, t in self.sent.items() if t > cutoff}
 
 
-def run_ticker(seconds: float = TICKER_SECONDS) -> None:
-    """Four times a second for `seconds`: advance every due run here, in due order (it is
-    database work only, so one process keeps up with bursts, and no queue backlog can delay a
-    timer), and hand pages nobody is delivering to the pool. Then enqueue a successor.
-    django-q2's scheduler looks only every ~30 s; this keeps timers within about a second.
-    A second ticker finds the lock taken and ends, so there is never more than one."""
+def tick_for(seconds: float | None = None, stop: threading.Event | None = None) -> bool:
+    """Four times a second, while holding the ticker lock: advance every due run here, in due
+    order (database work only, so one thread keeps up with bursts), and hand pages nobody is
+    delivering to the pool. Runs for `seconds` (None: until `stop` is set). Returns False at
+    once when another ticker holds the lock, so there is never more than one."""
+    stop = stop or threading.Event()
     with ticker_lock() as held:
         if not held:
-            return  # another ticker is alive
+            return False
         dispatch = _Dispatcher()
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            now = timezone.now()
-            for run_id in escalation.due_runs(now):
+        end = None if seconds is None else time.monotonic() + seconds
+        while not stop.is_set() and (end is None or time.monotonic() < end):
+            for run_id in escalation.due_runs(timezone.now()):
                 escalation.advance(run_id)
             for page_id in delivery.due_methods(timezone.now(), grace=PAGE_GRACE):
                 dispatch(page_id)
             dispatch.forget_old()
-            time.sleep(TICK)
-    if not Conf.SYNC:
-        async_task("incidents.tasks.run_ticker")
+            stop.wait(TICK)
+    return True
+
+
+def _ticker_thread(stop: threading.Event) -> None:
+    """The life of a worker process's ticker thread: wait for the lock, tick while holding it,
+    and start over after any error (a lost database connection, say), so a ticker that fails
+    never stops the timers for good. The lock's holder dying releases it: another worker's
+    thread takes over within TAKEOVER seconds."""
+    while not stop.is_set():
+        try:
+            tick_for(None, stop)
+        except Exception:
+            log.exception("The escalation ticker failed; it starts again")
+        finally:
+            connection.close()  # this thread's own connection: a fresh one next time
+        stop.wait(TAKEOVER)
+
+
+_thread: threading.Thread | None = None
+_stop = threading.Event()
+
+
+def ensure_ticker() -> bool:
+    """Start this process's ticker thread unless it is running; True when it was started.
+
+    The ticker is a thread in every django-q2 worker process, not a task: a task would wait in
+    the queue behind page deliveries, and its timers with it. All threads but the lock's holder
+    only wait for the lock."""
+    global _thread
+    if Conf.SYNC or (_thread is not None and _thread.is_alive()):
+        return False
+    _thread = threading.Thread(target=_ticker_thread, args=(_stop,), name="relay-ticker",
+                               daemon=True)
+    _thread.start()
+    return True
+
+
+def run_ticker() -> bool:
+    """The recurring task (config/schedules.py): restarts the ticker thread of the worker that
+    runs it if that thread ever ended. Returns at once."""
+    return ensure_ticker()
 
 
 def start_ticker(**kwargs) -> None:
-    """On every worker start (django-q2's post_spawn): a restarted cluster resumes its timers at
-    once instead of waiting for the recurring schedule. Extra tickers exit on the lock."""
-    if not Conf.SYNC:
-        async_task("incidents.tasks.run_ticker")
+    """django-q2's post_spawn, sent in every new worker process: timers resume as soon as a
+    worker starts instead of waiting for the recurring schedule."""
+    ensure_ticker()

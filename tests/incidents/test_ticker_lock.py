@@ -1,6 +1,8 @@
-"""The escalation ticker runs as one chain at a time, on PostgreSQL and on SQLite alike."""
+"""The escalation ticker: one at a time on PostgreSQL and on SQLite alike, a thread in every
+worker process that takes over when the lock's holder goes away."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -8,14 +10,13 @@ from django.db import connection
 from incidents import tasks
 
 
-def _try_in_other_thread() -> bool:
-    """Whether another worker (its own thread and database connection) could take the lock."""
+def _in_other_thread(function):
+    """Run `function` in another thread (its own database connection, as another worker has)."""
     result = []
 
     def attempt():
         try:
-            with tasks.ticker_lock() as held:
-                result.append(held)
+            result.append(function())
         finally:
             connection.close()
 
@@ -25,31 +26,91 @@ def _try_in_other_thread() -> bool:
     return result[0]
 
 
+def _try_lock() -> bool:
+    with tasks.ticker_lock() as held:
+        return held
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_second_ticker_finds_the_lock_taken_until_the_first_lets_go():
     with tasks.ticker_lock() as first:
         assert first is True
-        assert _try_in_other_thread() is False
-    assert _try_in_other_thread() is True
+        assert _in_other_thread(_try_lock) is False
+    assert _in_other_thread(_try_lock) is True
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_ticker_that_cannot_lock_ends_without_chaining(monkeypatch):
-    chained = []
-    monkeypatch.setattr(tasks, "async_task", lambda *args, **kwargs: chained.append(args))
-    monkeypatch.setattr(tasks.Conf, "SYNC", False)
+def test_a_ticker_that_cannot_lock_returns_at_once():
     with tasks.ticker_lock():
-        done = threading.Event()
+        started = time.monotonic()
+        assert _in_other_thread(lambda: tasks.tick_for(5)) is False
+        assert time.monotonic() - started < 5
+    assert tasks.tick_for(0.2) is True  # with the lock free it ticks
 
-        def run():
-            try:
-                tasks.run_ticker(seconds=0.2)
-            finally:
-                connection.close()
-                done.set()
 
-        threading.Thread(target=run).start()
-        assert done.wait(timeout=30)
-    assert chained == []
-    tasks.run_ticker(seconds=0.2)  # with the lock free it works and hands over to a new task
-    assert chained == [("incidents.tasks.run_ticker",)]
+@pytest.mark.django_db(transaction=True)
+def test_the_ticker_thread_waits_for_the_lock_and_takes_over(monkeypatch):
+    """Another process holds the lock; when it lets go, this worker's thread starts ticking."""
+    monkeypatch.setattr(tasks, "TAKEOVER", 0.05)
+    monkeypatch.setattr(tasks.Conf, "SYNC", False)
+    ticked = threading.Event()
+    real_due_runs = tasks.escalation.due_runs
+
+    def due_runs(now):
+        ticked.set()
+        return real_due_runs(now)
+
+    monkeypatch.setattr(tasks.escalation, "due_runs", due_runs)
+    holder_has_lock, release = threading.Event(), threading.Event()
+
+    def holder():
+        with tasks.ticker_lock() as held:
+            assert held
+            holder_has_lock.set()
+            release.wait(30)
+        return True
+
+    other = threading.Thread(target=lambda: _in_other_thread(holder))
+    other.start()
+    assert holder_has_lock.wait(30)
+    stop = threading.Event()
+    thread = threading.Thread(target=tasks._ticker_thread, args=(stop,))
+    thread.start()
+    try:
+        time.sleep(0.3)
+        assert not ticked.is_set()  # waiting: the lock is taken
+        release.set()
+        other.join(30)
+        assert ticked.wait(10)  # took over
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_in_sync_mode_no_thread_is_started():
+    assert tasks.Conf.SYNC is True  # the test settings run tasks inline
+    assert tasks.ensure_ticker() is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_ticker_thread_starts_again_after_an_error(monkeypatch):
+    monkeypatch.setattr(tasks, "TAKEOVER", 0.05)
+    calls, again = [], threading.Event()
+
+    def due_runs(now):
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        again.set()
+        return []
+
+    monkeypatch.setattr(tasks.escalation, "due_runs", due_runs)
+    stop = threading.Event()
+    thread = threading.Thread(target=tasks._ticker_thread, args=(stop,))
+    thread.start()
+    try:
+        assert again.wait(10)
+    finally:
+        stop.set()
+        thread.join(30)

@@ -225,11 +225,11 @@ def test_tick_finds_due_runs_and_pages(people, smtp_server):
 def test_ticker_advances_due_runs_and_hands_on_orphaned_pages(people, smtp_server):
     policy = make_policy({"users": [people[0]]})
     incident = _declare(policy)  # its on_commit tasks never run here: only the ticker helps
-    tasks.run_ticker(seconds=0.3)
+    tasks.tick_for(0.3)
     page = Page.objects.get(incident=incident)
     assert page.status == PageStatus.PENDING and smtp_server == []  # young: has its own task
     Page.objects.filter(pk=page.pk).update(due_at=timezone.now() - timedelta(seconds=10))
-    tasks.run_ticker(seconds=0.3)
+    tasks.tick_for(0.3)
     page.refresh_from_db()
     assert page.status == PageStatus.DELIVERED and len(smtp_server) == 1
 
