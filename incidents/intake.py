@@ -25,6 +25,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from incidents import rules, services
 from incidents.integrations.events import Action, AlertEvent, ChangeEventData
@@ -185,20 +186,44 @@ class Throttled(Exception):
 
 
 def check_rate(ref: IntegrationRef) -> None:
-    """Fixed one-minute windows counted in the cache (Redis when configured, else per process)."""
+    """Fixed one-minute windows counted in the default cache: Redis when REDIS_URL is set, so all
+    web processes share one count; else per process. If Redis does not answer, the request goes
+    through uncounted: a lost alert costs more than a missed limit."""
     now = time.time()
     window = int(now // 60)
-    key = f"relay:intake-rate:{ref.id}:{window}"
-    if cache.add(key, 1, timeout=70):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=70)
-            count = 1
+    try:
+        count = _count_request(f"relay:intake-rate:{ref.id}:{window}")
+    except RedisError:
+        _warn_uncounted(ref, window)
+        return
     if count > ref.rate_limit_per_minute:
         raise Throttled(max(1, int((window + 1) * 60 - now) + 1))
+
+
+def _count_request(key: str) -> int:
+    """add sets the key with its expiry only if absent, incr is atomic on Redis: parallel
+    requests in any process get distinct counts."""
+    if cache.add(key, 1, timeout=70):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=70)
+        return 1
+
+
+_uncounted_warned: set[tuple[int, int]] = set()
+
+
+def _warn_uncounted(ref: IntegrationRef, window: int) -> None:
+    # Once per integration and minute in this process: a storm must not flood the log as well.
+    if (ref.id, window) in _uncounted_warned:
+        return
+    if len(_uncounted_warned) > 10_000:
+        _uncounted_warned.clear()
+    _uncounted_warned.add((ref.id, window))
+    log.warning("Rate of integration %s not counted this minute: the cache (Redis) does not "
+                "answer; accepting requests without a limit", ref.id, exc_info=True)
 
 
 # --- the pipeline ----------------------------------------------------------------------------
