@@ -4,9 +4,12 @@ documentation (Alertmanager's captured from a real Alertmanager 0.25)."""
 import hashlib
 import hmac
 import json
+import time
+from functools import partial
 
 import pytest
 
+from incidents import intake
 from incidents.models import Alert, AlertStatus, ChangeEvent, Incident, Status
 from tests.incidents.conftest import make_integration, vendor_request
 
@@ -387,3 +390,88 @@ def test_grafana_integration_without_a_secret_accepts_unsigned_requests(client, 
     _, key = make_integration(service, "grafana")
     body = json.dumps(GRAFANA_FIRING).encode()
     assert grafana_signed(client, key, body, None).status_code == 202
+
+
+# --- Grafana's optional Timestamp Header: HMAC over "<unix seconds>:<body>" ----------------------
+
+
+def grafana_timestamped(client, key, body: bytes, signature: str, timestamp: str):
+    return client.post(f"/integrations/grafana/{key}/", data=body,
+                       content_type="application/json",
+                       HTTP_X_GRAFANA_ALERTING_SIGNATURE=signature,
+                       HTTP_X_GRAFANA_ALERTING_TIMESTAMP=timestamp)
+
+
+def grafana_body() -> bytes:
+    # Grafana's encoder writes compact JSON.
+    return json.dumps(GRAFANA_FIRING, separators=(",", ":")).encode()
+
+
+def signed_with_timestamp(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac_hex(secret, timestamp.encode() + b":" + body)
+
+
+def test_grafana_request_signed_with_a_fresh_timestamp_is_accepted(client, service):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body, stamp = grafana_body(), str(int(time.time()))
+    response = grafana_timestamped(client, key, body,
+                                   signed_with_timestamp(GRAFANA_SECRET, stamp, body), stamp)
+    assert response.status_code == 202
+    assert Alert.objects.get().dedup_key == "c6eadffa33fcdf37"
+
+
+@pytest.mark.parametrize("age", [-301, 301, 86400])
+def test_grafana_timestamp_too_far_from_now_is_401_even_when_signed(client, service, age):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body, stamp = grafana_body(), str(int(time.time()) - age)
+    response = grafana_timestamped(client, key, body,
+                                   signed_with_timestamp(GRAFANA_SECRET, stamp, body), stamp)
+    assert response.status_code == 401
+    assert "X-Grafana-Alerting-Timestamp header is" in response.json()["message"]
+    assert "at most 300 s" in response.json()["message"]
+    assert Alert.objects.count() == 0
+
+
+def test_grafana_timestamp_changed_after_signing_is_401(client, service):
+    """A replay with a fresh timestamp put on an old signature."""
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body, now = grafana_body(), int(time.time())
+    signature = signed_with_timestamp(GRAFANA_SECRET, str(now - 3600), body)
+    response = grafana_timestamped(client, key, body, signature, str(now))
+    assert response.status_code == 401
+    assert "does not match the X-Grafana-Alerting-Timestamp header and the body" in (
+        response.json()["message"])
+    assert Alert.objects.count() == 0
+
+
+def test_grafana_body_only_signature_with_a_timestamp_header_is_401(client, service):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body = grafana_body()
+    response = grafana_timestamped(client, key, body, hmac_hex(GRAFANA_SECRET, body),
+                                   str(int(time.time())))
+    assert response.status_code == 401
+    assert Alert.objects.count() == 0
+
+
+def test_grafana_timestamp_that_is_not_unix_seconds_is_401(client, service):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body, stamp = grafana_body(), "2026-11-23T10:00:00Z"
+    response = grafana_timestamped(client, key, body,
+                                   signed_with_timestamp(GRAFANA_SECRET, stamp, body), stamp)
+    assert response.status_code == 401
+    assert "not a Unix time in seconds" in response.json()["message"]
+
+
+@pytest.mark.parametrize(("age", "accepted"), [(300, True), (-300, True), (301, False)])
+def test_grafana_timestamp_skew_limit_is_300_seconds(age, accepted):
+    ref = intake.IntegrationRef(id=1, service_id=1, format="grafana", name="g",
+                                rate_limit_per_minute=10, signing_secret=GRAFANA_SECRET)
+    body, now = grafana_body(), 1_795_000_000
+    stamp = str(now - age)
+    check = partial(intake.check_signature, ref, body,
+                    signed_with_timestamp(GRAFANA_SECRET, stamp, body), stamp, now=now)
+    if accepted:
+        check()
+    else:
+        with pytest.raises(intake.BadSignature, match="301 s away"):
+            check()
