@@ -8,6 +8,7 @@ import time
 from functools import partial
 
 import pytest
+from drf_spectacular.validation import validate_schema
 
 from incidents import intake
 from incidents.models import Alert, AlertStatus, ChangeEvent, Incident, Status
@@ -318,6 +319,44 @@ def test_every_intake_endpoint_is_in_the_openapi_schema(client, commander):
     schema = generic["requestBody"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["summary"]
     assert set(generic["responses"]) >= {"202", "400", "404", "413", "429"}
+
+
+INTAKE_POSTS = ("/integrations/alertmanager/{key}/", "/integrations/grafana/{key}/",
+                "/integrations/generic/{key}/", "/integrations/generic/{key}/change/",
+                "/integrations/email/{key}/", "/integrations/pagerduty/v2/enqueue",
+                "/integrations/pagerduty/v2/change/enqueue")
+
+
+def intake_schema(client, user) -> dict:
+    client.force_login(user)
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_every_intake_endpoint_documents_its_error_answers(client, commander):
+    schema = intake_schema(client, commander)
+    validate_schema(schema)  # the hook's additions are valid OpenAPI 3
+    for path in INTAKE_POSTS:
+        responses = schema["paths"][path]["post"]["responses"]
+        assert set(responses) >= {"202", "400", "404", "413", "429"}, path
+        assert "Retry-After" in responses["429"]["headers"], path
+    heartbeat = schema["paths"]["/integrations/heartbeat/{key}/"]
+    for method in ("get", "post"):
+        assert set(heartbeat[method]["responses"]) == {"200", "404"}  # no body, no rate limit
+
+
+def test_only_grafanas_endpoint_documents_401_and_its_signature_headers(client, commander):
+    paths = intake_schema(client, commander)["paths"]
+    grafana = paths["/integrations/grafana/{key}/"]["post"]
+    unauthorized = grafana["responses"]["401"]
+    assert "signature" in unauthorized["description"]
+    assert unauthorized["content"]["application/json"]["schema"]["properties"]["message"]
+    headers = {p["name"] for p in grafana["parameters"] if p["in"] == "header"}
+    assert headers == {"X-Grafana-Alerting-Signature", "X-Grafana-Alerting-Timestamp"}
+    for path in INTAKE_POSTS:
+        if path != "/integrations/grafana/{key}/":
+            assert "401" not in paths[path]["post"]["responses"], path
 
 
 def test_email_integration_can_deduplicate_by_subject(client, service):
