@@ -101,7 +101,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Per process. `timeline` holds rendered timeline entries, which never change once written.
+_redis_url = env_str("REDIS_URL")
+
+# `default` holds intake's per-integration rate counts. With REDIS_URL it is Redis, so every web
+# process counts against one limit (KEY_PREFIX keeps deployments sharing a Redis apart; short
+# socket timeouts because intake lets requests through uncounted when Redis does not answer).
+# Without it, per process: right for the embedded default, one `manage.py serve` process.
+# `timeline` stays per process: it holds rendered timeline entries, which never change.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "relay"},
     "timeline": {
@@ -110,6 +116,13 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": env_int("RELAY_TIMELINE_CACHE_ENTRIES", 20000, minimum=0)},
     },
 }
+if _redis_url:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _redis_url,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "relay"),
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -197,7 +210,6 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # django-q2: ORM broker by default (at-least-once); Redis when REDIS_URL is set (at-most-once,
 # so durable state always lives in our own tables and tasks are only triggers).
-_redis_url = env_str("REDIS_URL")
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "relay"),
     "workers": env_int("Q_WORKERS", 2, minimum=1),

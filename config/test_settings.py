@@ -15,12 +15,16 @@ os.environ.setdefault(
 )
 
 from config.settings import *  # noqa: E402,F403
-from config.settings import DATABASES, Q_CLUSTER  # noqa: E402
+from config.settings import CACHES, DATABASES, Q_CLUSTER  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_USE_FINDERS = True
 Q_CLUSTER["sync"] = True
+# Per process even with REDIS_URL set: tests clear the cache between them, which on Redis would
+# flush a database other programs use. Tests of the shared count start their own servers.
+CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                     "LOCATION": "relay"}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", "")}
 # Tests serve static files through the finders; there is no collectstatic output to point at.

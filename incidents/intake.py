@@ -25,6 +25,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from incidents import rules, services
 from incidents.integrations.events import Action, AlertEvent, ChangeEventData
@@ -160,22 +161,44 @@ def forget_routing(**signal_kwargs) -> None:
 
 
 SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"
+# Grafana lets the contact point name its optional Timestamp Header; Relay reads this name, the one
+# Grafana's own examples use.
+TIMESTAMP_HEADER = "X-Grafana-Alerting-Timestamp"
+MAX_SKEW_SECONDS = 300
 
 
 class BadSignature(Exception):
     pass
 
 
-def check_signature(ref: IntegrationRef, body: bytes, signature: str | None) -> None:
-    """Grafana signs the raw body: lowercase hex of HMAC-SHA256 with the contact point's secret.
-    Integrations without a secret accept unsigned requests."""
+def check_signature(ref: IntegrationRef, body: bytes, signature: str | None,
+                    timestamp: str | None = None, *, now: float | None = None) -> None:
+    """Grafana sends the lowercase hex HMAC-SHA256, with the contact point's secret, of the raw
+    body, or with a Timestamp Header set, of `<unix seconds>:<body>`. That timestamp must be
+    within MAX_SKEW_SECONDS of our clock, so a captured request cannot be replayed later (nor
+    stripped of its timestamp: the body alone was not what was signed). Integrations without a
+    secret accept unsigned requests."""
     if not ref.signing_secret:
         return
     if not signature:
         raise BadSignature(f"This integration requires the {SIGNATURE_HEADER} header.")
-    expected = hmac.new(ref.signing_secret.encode(), body, hashlib.sha256).hexdigest()
+    signed = body if not timestamp else timestamp.encode() + b":" + body
+    expected = hmac.new(ref.signing_secret.encode(), signed, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.strip().lower()):
-        raise BadSignature(f"The {SIGNATURE_HEADER} header does not match the body.")
+        over = f"the {TIMESTAMP_HEADER} header and the body" if timestamp else "the body"
+        raise BadSignature(f"The {SIGNATURE_HEADER} header does not match {over}.")
+    if timestamp:
+        _check_fresh(timestamp, time.time() if now is None else now)
+
+
+def _check_fresh(timestamp: str, now: float) -> None:
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise BadSignature(f"The {TIMESTAMP_HEADER} header is not a Unix time in seconds.")
+    skew = abs(now - int(timestamp))
+    if skew > MAX_SKEW_SECONDS:
+        raise BadSignature(
+            f"The {TIMESTAMP_HEADER} header is {int(skew)} s away from Relay's clock (at most "
+            f"{MAX_SKEW_SECONDS} s): a replayed request, or a sender clock out of sync.")
 
 
 class Throttled(Exception):
@@ -185,20 +208,44 @@ class Throttled(Exception):
 
 
 def check_rate(ref: IntegrationRef) -> None:
-    """Fixed one-minute windows counted in the cache (Redis when configured, else per process)."""
+    """Fixed one-minute windows counted in the default cache: Redis when REDIS_URL is set, so all
+    web processes share one count; else per process. If Redis does not answer, the request goes
+    through uncounted: a lost alert costs more than a missed limit."""
     now = time.time()
     window = int(now // 60)
-    key = f"relay:intake-rate:{ref.id}:{window}"
-    if cache.add(key, 1, timeout=70):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=70)
-            count = 1
+    try:
+        count = _count_request(f"relay:intake-rate:{ref.id}:{window}")
+    except RedisError:
+        _warn_uncounted(ref, window)
+        return
     if count > ref.rate_limit_per_minute:
         raise Throttled(max(1, int((window + 1) * 60 - now) + 1))
+
+
+def _count_request(key: str) -> int:
+    """add sets the key with its expiry only if absent, incr is atomic on Redis: parallel
+    requests in any process get distinct counts."""
+    if cache.add(key, 1, timeout=70):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=70)
+        return 1
+
+
+_uncounted_warned: set[tuple[int, int]] = set()
+
+
+def _warn_uncounted(ref: IntegrationRef, window: int) -> None:
+    # Once per integration and minute in this process: a storm must not flood the log as well.
+    if (ref.id, window) in _uncounted_warned:
+        return
+    if len(_uncounted_warned) > 10_000:
+        _uncounted_warned.clear()
+    _uncounted_warned.add((ref.id, window))
+    log.warning("Rate of integration %s not counted this minute: the cache (Redis) does not "
+                "answer; accepting requests without a limit", ref.id, exc_info=True)
 
 
 # --- the pipeline ----------------------------------------------------------------------------

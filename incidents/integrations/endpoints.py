@@ -3,7 +3,8 @@ or body is the credential), kept thin: size → JSON → key → rate → parse 
 
 Error contract, the same on every endpoint and in PagerDuty's shape so its clients understand it:
 404 for an unknown key (no hint whether it exists), 400 naming the field, 413 over 512 KB, 429
-with Retry-After over the integration's rate."""
+with Retry-After over the integration's rate; on Grafana's endpoint 401 for a missing, wrong or
+stale signature."""
 
 import json
 
@@ -116,7 +117,8 @@ def grafana(request, key):
     body = _body(request)
     ref = _integration(key, IntegrationFormat.GRAFANA)
     try:
-        intake.check_signature(ref, body, request.headers.get(intake.SIGNATURE_HEADER))
+        intake.check_signature(ref, body, request.headers.get(intake.SIGNATURE_HEADER),
+                               request.headers.get(intake.TIMESTAMP_HEADER))
     except intake.BadSignature as error:
         return _answer(401, {"status": "unauthorized", "message": str(error)})
     events = JSON_PARSERS[IntegrationFormat.GRAFANA](_json(body))

@@ -92,36 +92,57 @@ KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string
 ANY_JSON = {"type": "object", "additionalProperties": True}
 
 
-def _errors() -> dict:
-    def json_error(text):
-        return {"description": text, "content": {"application/json": {"schema": ERROR}}}
+GRAFANA_HEADERS = [
+    {"name": "X-Grafana-Alerting-Signature", "in": "header", "required": False,
+     "schema": {"type": "string"}, "description": "Lowercase hex HMAC-SHA256, with the "
+     "integration's signing secret, of the body, or of `<timestamp>:<body>` when "
+     "X-Grafana-Alerting-Timestamp is sent. Required when the integration has a secret."},
+    {"name": "X-Grafana-Alerting-Timestamp", "in": "header", "required": False,
+     "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "Unix seconds "
+     "(Grafana's optional Timestamp Header); refused when more than 300 s from Relay's clock."},
+]
 
+
+def _json_error(text: str) -> dict:
+    return {"description": text, "content": {"application/json": {"schema": ERROR}}}
+
+
+def _errors() -> dict:
+    """What every endpoint taking a body answers besides its success."""
     return {
-        "400": json_error("Malformed JSON or an invalid field (named in `field`)."),
-        "404": json_error("Unknown key."),
-        "413": json_error("Body over 512 KB."),
-        "429": {**json_error("Over the integration's rate."),
+        "400": _json_error("Malformed JSON or an invalid field (named in `field`)."),
+        "404": _json_error("Unknown key."),
+        "413": _json_error("Body over 512 KB."),
+        "429": {**_json_error("Over the integration's rate."),
                 "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
     }
 
 
+UNSIGNED = _json_error("The integration has a signing secret and the signature is missing or "
+                       "wrong, or its timestamp is more than 300 s from Relay's clock; nothing "
+                       "is stored.")
+
+
 def _post(summary: str, body: dict, *, content="application/json", accepted=ACCEPTED,
-          key=True) -> dict:
+          key=True, headers=(), errors=None) -> dict:
     operation = {
         "tags": [TAG], "summary": summary, "security": [],
         "requestBody": {"required": True, "content": {content: {"schema": body}}},
         "responses": {"202": {"description": "Accepted and stored.",
                               "content": {"application/json": {"schema": accepted}}},
-                      **_errors()},
+                      **dict(sorted({**_errors(), **(errors or {})}.items()))},
     }
-    if key:
-        operation["parameters"] = [KEY]
+    parameters = ([KEY] if key else []) + list(headers)
+    if parameters:
+        operation["parameters"] = parameters
     return {"post": operation}
 
 
 def _heartbeat() -> dict:
+    # No body and no rate limit: an unknown key is the only error.
     return {"tags": [TAG], "summary": "Heartbeat ping", "security": [], "parameters": [KEY],
-            "responses": {"200": {"description": "Ping recorded."}, **_errors()}}
+            "responses": {"200": {"description": "Ping recorded."},
+                          "404": _json_error("Unknown key.")}}
 
 
 def paths() -> dict:
@@ -129,7 +150,9 @@ def paths() -> dict:
     return {
         "/integrations/alertmanager/{key}/": _post(
             "Prometheus Alertmanager webhook (payload version 4)", ANY_JSON),
-        "/integrations/grafana/{key}/": _post("Grafana alerting webhook contact point", ANY_JSON),
+        "/integrations/grafana/{key}/": _post(
+            "Grafana alerting webhook contact point", ANY_JSON, headers=GRAFANA_HEADERS,
+            errors={"401": UNSIGNED}),
         "/integrations/generic/{key}/": _post("Generic JSON alert", GENERIC_ALERT),
         "/integrations/generic/{key}/change/": _post("Generic change event", GENERIC_CHANGE),
         "/integrations/email/{key}/": _post("Raw email (RFC 822)", raw_email,

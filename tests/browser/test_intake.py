@@ -1,16 +1,19 @@
 """Alert intake in a real browser: a responder sets up a service and an integration, a monitoring
 tool sends alerts with the key shown once, and the incident page lists them; rules are previewed
-and saved; an outgoing webhook is tested from its page against a real receiver."""
+and saved; an outgoing webhook is tested from its page against a real receiver; a signing
+secret set on a Grafana integration makes intake refuse unsigned requests."""
 
 import json
+import urllib.error
 import urllib.request
 
 import pytest
 from playwright.sync_api import expect
 
 from incidents import intake
-from incidents.models import AlertRule, Incident, Integration, WebhookSubscription
+from incidents.models import Alert, AlertRule, Incident, Integration, WebhookSubscription
 from tests.browser.conftest import login
+from tests.incidents.test_intake_formats import GRAFANA_FIRING, hmac_hex
 from tests.incidents.test_intake_webhooks import Receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -112,3 +115,46 @@ def test_responder_plans_maintenance_and_adds_a_heartbeat(live_server, page, res
         assert response.status == 200
     page.reload()
     expect(page.locator("#heartbeat-list")).not_to_contain_text("last ping never")
+
+
+def post_grafana(live_server, key: str, body: bytes, signature: str | None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-Grafana-Alerting-Signature"] = signature
+    request = urllib.request.Request(f"{live_server.url}/integrations/grafana/{key}/",
+                                     data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_signing_secret_set_in_the_portal_refuses_unsigned_grafana_requests(
+        live_server, page, responder, service):
+    secret = "c0ntact-point-hmac-secret"
+    login(page, live_server, responder)
+    page.goto(f"{live_server.url}/services/{service.slug}/")
+    form = page.locator("#integration-form")
+    form.get_by_label("Name").fill("Grafana checkout")
+    form.get_by_label("Format").select_option("grafana")
+    form.get_by_label("Signing secret").fill(secret)
+    form.get_by_role("button", name="Add integration").click()
+    key = page.locator("#new-key-value").inner_text()
+    expect(page.locator("#integration-list")).to_contain_text("Grafana checkout")
+    assert secret not in page.content()  # a password field: never shown back
+    assert Integration.objects.get(name="Grafana checkout").signing_secret == secret
+
+    body = json.dumps(GRAFANA_FIRING, separators=(",", ":")).encode()
+    status, answer = post_grafana(live_server, key, body, None)
+    assert status == 401
+    assert "requires the X-Grafana-Alerting-Signature header" in answer["message"]
+    status, _ = post_grafana(live_server, key, body, hmac_hex("another secret", body))
+    assert status == 401
+    assert Alert.objects.count() == 0
+
+    status, answer = post_grafana(live_server, key, body, hmac_hex(secret, body))
+    assert status == 202
+    assert answer["dedup_keys"] == ["c6eadffa33fcdf37"]
+    page.reload()
+    expect(page.locator("#service-alerts")).to_contain_text("p99 latency above 2s ×1")

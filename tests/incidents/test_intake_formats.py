@@ -4,9 +4,13 @@ documentation (Alertmanager's captured from a real Alertmanager 0.25)."""
 import hashlib
 import hmac
 import json
+import time
+from functools import partial
 
 import pytest
+from drf_spectacular.validation import validate_schema
 
+from incidents import intake
 from incidents.models import Alert, AlertStatus, ChangeEvent, Incident, Status
 from tests.incidents.conftest import make_integration, vendor_request
 
@@ -317,6 +321,44 @@ def test_every_intake_endpoint_is_in_the_openapi_schema(client, commander):
     assert set(generic["responses"]) >= {"202", "400", "404", "413", "429"}
 
 
+INTAKE_POSTS = ("/integrations/alertmanager/{key}/", "/integrations/grafana/{key}/",
+                "/integrations/generic/{key}/", "/integrations/generic/{key}/change/",
+                "/integrations/email/{key}/", "/integrations/pagerduty/v2/enqueue",
+                "/integrations/pagerduty/v2/change/enqueue")
+
+
+def intake_schema(client, user) -> dict:
+    client.force_login(user)
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_every_intake_endpoint_documents_its_error_answers(client, commander):
+    schema = intake_schema(client, commander)
+    validate_schema(schema)  # the hook's additions are valid OpenAPI 3
+    for path in INTAKE_POSTS:
+        responses = schema["paths"][path]["post"]["responses"]
+        assert set(responses) >= {"202", "400", "404", "413", "429"}, path
+        assert "Retry-After" in responses["429"]["headers"], path
+    heartbeat = schema["paths"]["/integrations/heartbeat/{key}/"]
+    for method in ("get", "post"):
+        assert set(heartbeat[method]["responses"]) == {"200", "404"}  # no body, no rate limit
+
+
+def test_only_grafanas_endpoint_documents_401_and_its_signature_headers(client, commander):
+    paths = intake_schema(client, commander)["paths"]
+    grafana = paths["/integrations/grafana/{key}/"]["post"]
+    unauthorized = grafana["responses"]["401"]
+    assert "signature" in unauthorized["description"]
+    assert unauthorized["content"]["application/json"]["schema"]["properties"]["message"]
+    headers = {p["name"] for p in grafana["parameters"] if p["in"] == "header"}
+    assert headers == {"X-Grafana-Alerting-Signature", "X-Grafana-Alerting-Timestamp"}
+    for path in INTAKE_POSTS:
+        if path != "/integrations/grafana/{key}/":
+            assert "401" not in paths[path]["post"]["responses"], path
+
+
 def test_email_integration_can_deduplicate_by_subject(client, service):
     _, key = make_integration(service, "email", email_dedup="subject")
     url = f"/integrations/email/{key}/"
@@ -387,3 +429,88 @@ def test_grafana_integration_without_a_secret_accepts_unsigned_requests(client, 
     _, key = make_integration(service, "grafana")
     body = json.dumps(GRAFANA_FIRING).encode()
     assert grafana_signed(client, key, body, None).status_code == 202
+
+
+# --- Grafana's optional Timestamp Header: HMAC over "<unix seconds>:<body>" ----------------------
+
+
+def grafana_timestamped(client, key, body: bytes, signature: str, timestamp: str):
+    return client.post(f"/integrations/grafana/{key}/", data=body,
+                       content_type="application/json",
+                       HTTP_X_GRAFANA_ALERTING_SIGNATURE=signature,
+                       HTTP_X_GRAFANA_ALERTING_TIMESTAMP=timestamp)
+
+
+def grafana_body() -> bytes:
+    # Grafana's encoder writes compact JSON.
+    return json.dumps(GRAFANA_FIRING, separators=(",", ":")).encode()
+
+
+def signed_with_timestamp(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac_hex(secret, timestamp.encode() + b":" + body)
+
+
+def test_grafana_request_signed_with_a_fresh_timestamp_is_accepted(client, service):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body, stamp = grafana_body(), str(int(time.time()))
+    response = grafana_timestamped(client, key, body,
+                                   signed_with_timestamp(GRAFANA_SECRET, stamp, body), stamp)
+    assert response.status_code == 202
+    assert Alert.objects.get().dedup_key == "c6eadffa33fcdf37"
+
+
+@pytest.mark.parametrize("age", [-301, 301, 86400])
+def test_grafana_timestamp_too_far_from_now_is_401_even_when_signed(client, service, age):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body, stamp = grafana_body(), str(int(time.time()) - age)
+    response = grafana_timestamped(client, key, body,
+                                   signed_with_timestamp(GRAFANA_SECRET, stamp, body), stamp)
+    assert response.status_code == 401
+    assert "X-Grafana-Alerting-Timestamp header is" in response.json()["message"]
+    assert "at most 300 s" in response.json()["message"]
+    assert Alert.objects.count() == 0
+
+
+def test_grafana_timestamp_changed_after_signing_is_401(client, service):
+    """A replay with a fresh timestamp put on an old signature."""
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body, now = grafana_body(), int(time.time())
+    signature = signed_with_timestamp(GRAFANA_SECRET, str(now - 3600), body)
+    response = grafana_timestamped(client, key, body, signature, str(now))
+    assert response.status_code == 401
+    assert "does not match the X-Grafana-Alerting-Timestamp header and the body" in (
+        response.json()["message"])
+    assert Alert.objects.count() == 0
+
+
+def test_grafana_body_only_signature_with_a_timestamp_header_is_401(client, service):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body = grafana_body()
+    response = grafana_timestamped(client, key, body, hmac_hex(GRAFANA_SECRET, body),
+                                   str(int(time.time())))
+    assert response.status_code == 401
+    assert Alert.objects.count() == 0
+
+
+def test_grafana_timestamp_that_is_not_unix_seconds_is_401(client, service):
+    _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
+    body, stamp = grafana_body(), "2026-11-23T10:00:00Z"
+    response = grafana_timestamped(client, key, body,
+                                   signed_with_timestamp(GRAFANA_SECRET, stamp, body), stamp)
+    assert response.status_code == 401
+    assert "not a Unix time in seconds" in response.json()["message"]
+
+
+@pytest.mark.parametrize(("age", "accepted"), [(300, True), (-300, True), (301, False)])
+def test_grafana_timestamp_skew_limit_is_300_seconds(age, accepted):
+    ref = intake.IntegrationRef(id=1, service_id=1, format="grafana", name="g",
+                                rate_limit_per_minute=10, signing_secret=GRAFANA_SECRET)
+    body, now = grafana_body(), 1_795_000_000
+    stamp = str(now - age)
+    check = partial(intake.check_signature, ref, body,
+                    signed_with_timestamp(GRAFANA_SECRET, stamp, body), stamp, now=now)
+    if accepted:
+        check()
+    else:
+        with pytest.raises(intake.BadSignature, match="301 s away"):
+            check()
