@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.forms import add_errors
 from incidents import escalation, forms, page_links, permissions, queries, replies, services
-from incidents.models import SEVERITY_DESCRIPTIONS, Incident, Page
+from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident, Page
 from incidents.timeline import verify_chain
 from oncall import schedules as oncall_schedules
 from oncall.models import Team
@@ -163,9 +163,12 @@ def timeline_poll(request, number):
         after = int(request.GET.get("after", "0"))
     except ValueError:
         return HttpResponse("after must be a whole number", status=400, content_type="text/plain")
-    incident = permissions.get_visible_incident(request.user, number)
-    if incident.timeline_seq <= after:
-        return HttpResponse(status=204 if incident.is_open else 286)
+    state = permissions.poll_state(request.user, number)
+    if state is None:
+        raise Http404("No such incident.")
+    seq, status = state
+    if seq <= after:
+        return HttpResponse(status=204 if status in OPEN_STATUSES else 286)
     incident = _incident(request, number)
     entries = list(incident.timeline.filter(seq__gt=after).select_related("actor").order_by("seq"))
     context = {"incident": incident, "entries": entries, "last_seq": entries[-1].seq,

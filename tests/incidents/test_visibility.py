@@ -12,6 +12,7 @@ from incidents.permissions import (
     can_correct_milestones,
     can_edit,
     get_visible_incident,
+    poll_state,
     visible_incidents,
 )
 from tests.conftest import declare, make_team, make_user
@@ -23,7 +24,10 @@ def fresh(user):
 
 
 def sees(user, incident) -> bool:
-    return visible_incidents(fresh(user)).filter(pk=incident.pk).exists()
+    """Whether the user sees the incident; the idle poll's one-query check must agree."""
+    listed = visible_incidents(fresh(user)).filter(pk=incident.pk).exists()
+    assert (poll_state(fresh(user), incident.pk) is not None) is listed
+    return listed
 
 
 @pytest.fixture
@@ -59,6 +63,33 @@ def test_inactive_user_sees_nothing(incident, responder):
     responder.is_active = False
     responder.save()
     assert list(visible_incidents(fresh(responder))) == []
+
+
+@pytest.mark.parametrize("persona", ["commander", "responder", "csm", "auditor", "admin_user",
+                                     "outsider"])
+def test_poll_state_agrees_with_the_list_for_every_role(persona, incident, restricted_incident,
+                                                         request):
+    user = fresh(request.getfixturevalue(persona))
+    for each in (incident, restricted_incident):
+        listed = visible_incidents(user).filter(pk=each.pk).exists()
+        state = poll_state(user, each.pk)
+        assert (state is not None) is listed
+        if state is not None:
+            assert state == (each.timeline_seq, each.status)
+
+
+def test_poll_state_for_anonymous_inactive_superuser_and_junk(incident, restricted_incident,
+                                                              responder):
+    assert poll_state(None, incident.pk) is None
+    assert poll_state(AnonymousUser(), incident.pk) is None
+    assert poll_state(fresh(responder), "junk") is None
+    assert poll_state(fresh(responder), 999999) is None
+    root = User.objects.create_superuser("root", "root@example.com", "x")  # in no group
+    assert poll_state(root, restricted_incident.pk) == (restricted_incident.timeline_seq,
+                                                       restricted_incident.status)
+    responder.is_active = False
+    responder.save()
+    assert poll_state(fresh(responder), incident.pk) is None
 
 
 def test_visibility_narrows_the_given_queryset(incident, commander, responder):

@@ -1,0 +1,32 @@
+"""Prepared statements for the few hot statements whose planning costs more than their run.
+
+Django's PostgreSQL backend binds parameters on the client, so PostgreSQL plans every statement
+anew. `hot_cursor()` gives a cursor that binds on the server instead: psycopg prepares a
+statement the `prepare_threshold`-th time a connection runs it (settings: DB_PREPARED_STATEMENTS,
+on by default; off for a pooler in transaction mode that cannot carry prepared statements).
+Elsewhere (SQLite, or prepared statements off) it is Django's usual cursor. Statements run
+through it are plain SQL with %s or %(name)s parameters; Django's query logging still sees them.
+"""
+
+from contextlib import contextmanager
+
+from django.db import connection
+
+
+def prepares() -> bool:
+    return (connection.vendor == "postgresql"
+            and connection.settings_dict["OPTIONS"].get("prepare_threshold") is not None)
+
+
+@contextmanager
+def hot_cursor():
+    with connection.cursor() as django_cursor:  # connects and health-checks as usual
+        if not prepares():
+            yield django_cursor
+            return
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        # The same wrapper class (plain or debug) around a server-binding cursor.
+        with type(django_cursor)(ServerBindingCursor(connection.connection),
+                                 connection) as cursor:
+            yield cursor
