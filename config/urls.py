@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 urlpatterns = [
+    # First: intake is the busiest path, and Django tries the patterns in order.
+    path("integrations/", include("incidents.integrations.urls")),
     path("", include("incidents.urls")),
     path("", include("incidents.intake_urls")),
     path("oncall/", include("oncall.urls")),
@@ -11,7 +13,6 @@ urlpatterns = [
          name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("integrations/", include("incidents.integrations.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -6,10 +6,10 @@ moment that statement commits; grouping, rules and declare/update then run in th
 transaction, and a sweep (process_pending) retries any alert left unprocessed, so an accepted
 alert is never lost. That second transaction therefore need not wait for its WAL flush (on
 PostgreSQL it commits with synchronous_commit off): a crash can only undo it, which leaves the
-alert unprocessed for the sweep. A new alert joining an open incident (the bulk of a storm) costs
-four statements besides the transaction's own: the upsert, the flapping and grouping lookups and
-one UPDATE that claims the alert and links it, because the service's settings, rules and
-maintenance windows come from a per-process cache.
+alert unprocessed for the sweep. A new alert joining an open incident whose timeline already names
+enough alerts (the bulk of a storm) costs two statements: the upsert and one UPDATE that finds the
+incident, claims the alert and links it (_join_quietly), because the service's settings, rules and
+maintenance windows come from a per-process cache. The hot statements are prepared (config.db).
 """
 
 import hashlib
@@ -27,6 +27,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from config.db import hot_cursor
 from incidents import rules, services
 from incidents.integrations.events import Action, AlertEvent, ChangeEventData
 from incidents.models import (
@@ -278,6 +279,8 @@ def ingest_one(ref: IntegrationRef, event: AlertEvent) -> Outcome:
 
 def _route_or_leave_to_sweep(alert: Alert, ref: IntegrationRef) -> None:
     try:
+        if _join_quietly(alert, routing_for(ref.service_id)):
+            return
         with transaction.atomic():
             _commit_without_flush()
             _route(alert, routing_for(ref.service_id), f"integration: {ref.name}")
@@ -327,7 +330,7 @@ def _upsert(ref: IntegrationRef, fields: dict) -> tuple[int, int, bool]:
     params = [ref.id, ref.service_id, fields["dedup_key"], fields["grouping_key"],
               fields["severity"], fields["summary"], fields["source"], fields["source_url"],
               json.dumps(fields["details"]), json.dumps(fields["raw"]), now, now, False]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_upsert_sql(), params)
         alert_id, count, processed = cursor.fetchone()
     return alert_id, count, bool(processed)
@@ -392,6 +395,64 @@ def _route(alert: Alert, routing: Routing, actor: str) -> None:
                          "severity": alert.severity, "source_url": alert.source_url,
                          "rules": decision.matched, "flapping": flapping,
                          "maintenance": window.reason if window else "", "paged": pages})
+
+
+# The bulk of a storm in one statement: a new alert joins the newest open incident of its service
+# that had an alert (with the same grouping key, if the service groups by key) within the
+# grouping window, when _route would do nothing else: the incident's timeline already names
+# enough alerts, the alert is no more severe than the incident, and it is not flapping (no
+# resolved alert with its key in the flap window: then _route decides). Otherwise nothing
+# changes and _route runs. The same lookup as _open_incident_for, in SQL planned once.
+_JOIN_QUIETLY = """
+UPDATE {alert} SET processed = TRUE, severity = %(severity)s, incident_id = target.id
+FROM (
+    SELECT i.id FROM {incident} i JOIN {incident_services} s ON s.incident_id = i.id
+    WHERE s.service_id = %(service)s AND i.status IN ({open_statuses})
+      AND (SELECT a.id FROM {alert} a
+           WHERE a.incident_id = i.id AND a.last_seen >= %(window_start)s AND a.id <> %(alert)s
+             AND (NOT %(by_key)s OR a.grouping_key = %(grouping_key)s)
+           LIMIT 1) IS NOT NULL
+    ORDER BY i.id DESC LIMIT 1
+) AS target, {incident} joined
+WHERE {alert}.id = %(alert)s AND NOT {alert}.processed AND joined.id = target.id
+  AND joined.severity <= %(severity)s
+  AND (SELECT count(*) FROM (SELECT 1 FROM {alert} e WHERE e.incident_id = joined.id
+                             AND e.id <> %(alert)s LIMIT {entries}) AS named) >= {entries}
+  AND NOT EXISTS (SELECT 1 FROM {alert} r
+                  WHERE r.integration_id = %(integration)s AND r.dedup_key = %(dedup_key)s
+                    AND r.status = 'resolved' AND r.resolved_at >= %(flap_start)s)
+RETURNING incident_id
+"""
+
+
+def _join_quietly(alert: Alert, routing: Routing) -> bool:
+    """Link a new alert to its open incident in one statement when that is all _route would do;
+    False (nothing changed) when _route must decide."""
+    now = timezone.now()
+    decision = rules.decide(alert, routing.rules, now)
+    if decision.drop:
+        return False
+    service = routing.service
+    sql = _JOIN_QUIETLY.format(
+        alert=_table(Alert), incident=_table(Incident),
+        incident_services=_table(Incident.services.through),
+        open_statuses=", ".join(f"'{status}'" for status in OPEN_STATUSES),
+        entries=ALERT_ENTRIES_PER_INCIDENT)
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "alert": alert.pk, "severity": decision.severity, "service": service.pk,
+        "window_start": adapt(now - timedelta(minutes=service.group_window_minutes)),
+        "flap_start": adapt(now - timedelta(minutes=service.flap_window_minutes)),
+        "by_key": service.group_by == "key", "grouping_key": alert.grouping_key,
+        "integration": alert.integration_id, "dedup_key": alert.dedup_key,
+    }
+    with hot_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _raises(incident: Incident, severity: str) -> bool:
