@@ -66,6 +66,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DECLINED: frozenset(),
     Status.MERGED: frozenset(),
 }
+# Moves only Relay itself makes, never a person: an acknowledgement that timed out (the escalation
+# policy's ack_timeout_minutes) puts the incident back to triggered, so it pages and can be
+# acknowledged again. services.transition does not accept these.
+SYSTEM_TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.ACKNOWLEDGED: frozenset({Status.TRIGGERED}),
+}
 # Tuples, not sets: their order is the order of the SQL IN lists, which must be the same in
 # every process for the urgency expression index below to match the dashboard's ORDER BY.
 OPEN_STATUSES = (
