@@ -752,9 +752,9 @@ class Page(models.Model):
             # escalation.due_pages(): pending pages whose time has come.
             models.Index(fields=["due_at"], name="page_pending_due_idx",
                          condition=Q(status="pending")),
-            # delivery._recent_sends(): messages to one address in the throttle window.
-            models.Index(fields=["channel", "address", "sent_at"], name="page_sent_by_address_idx",
-                         condition=Q(sent_at__isnull=False)),
+            # delivery._recent_sends(): messages over one contact method in the throttle window.
+            models.Index(fields=["user", "channel", "address", "sent_at"],
+                         name="page_sent_by_method_idx", condition=Q(sent_at__isnull=False)),
         ]
 
     def __str__(self):
