@@ -146,9 +146,8 @@ def _retrigger(incident: Incident, run: EscalationRun, now: datetime) -> list[in
     """The acknowledgement timed out and the incident is still open: page from the top again.
     An incident still only acknowledged goes back to triggered, so the dashboard shows it as
     unowned and the next acknowledgement stops the run again (on_status_change). One that moved
-    on (investigating, identified, monitoring) keeps its status: somebody is working on it, and
-    the pages only ask for it to be resolved; they stop when it is resolved or the run is
-    exhausted."""
+    on (investigating, identified, monitoring) keeps its status, since somebody is working on
+    it: it is paged again until it is resolved or the run is exhausted."""
     run.state = RunState.ACTIVE
     run.round += 1
     run.first_round = run.round
