@@ -1,9 +1,11 @@
 """Delivering pages: claim, throttle, bundle, send, record.
 
-A task claims a page row (zero rows updated: someone else has it). Per contact method (channel
-and address) messages are throttled; pages held back by the throttle are not lost but sent
+A task claims a page row (zero rows updated: someone else has it). Per contact method (one
+person's channel and address: the method's unique key, which notices without a contact_method
+row carry too) messages are throttled; pages held back by the throttle are not lost but sent
 together, as one message, when the method may be used again ("3 incidents on Checkout need you"),
-and identical pending pages collapse into one line of it.
+and identical pending pages collapse into one line of it. Keying by address alone would let two
+people sharing a team mailbox or a chat webhook hold back each other's pages.
 
 Sending happens outside any transaction. If the worker dies in between, the claim goes stale
 after CLAIM_STALE and the page is sent again: an ambiguous send is repeated rather than risk a
@@ -38,6 +40,8 @@ RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=4
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 BATCH = 200
 BUNDLE_MAX = 500
+# Page fields naming its contact method (ContactMethod's unique user, kind, address).
+METHOD_KEY = ("user_id", "channel", "address")
 # (messages, per minutes) that a contact method may carry; every limit of its kind applies.
 DEFAULT_THROTTLES = {
     ContactKind.EMAIL: ((1, 1),),
@@ -64,7 +68,7 @@ def due_methods(now: datetime, grace: timedelta = timedelta(0)) -> list[int]:
     """One due page per contact method (its oldest): delivering it takes the rest along."""
     rows = (Page.objects.filter(_unclaimed(now), status=PageStatus.PENDING,
                                 due_at__lte=now - grace)
-            .values("channel", "address").annotate(first=Min("id")).order_by("first"))
+            .values(*METHOD_KEY).annotate(first=Min("id")).order_by("first"))
     return [row["first"] for row in rows[:BATCH]]
 
 
@@ -94,7 +98,7 @@ def _claim_bundle(page_id: int, now: datetime) -> list[Page]:
                 .first())
         if page is None:
             return []
-        _lock_method(page.channel, page.address)
+        _lock_method(page)
         free_at = _free_at(page, now)
         if free_at > now:
             Page.objects.filter(pk=page.pk).update(due_at=free_at)
@@ -106,23 +110,30 @@ def _claim_bundle(page_id: int, now: datetime) -> list[Page]:
                 .prefetch_related("incident__services").order_by("id"))
 
 
-def _lock_method(channel: str, address: str) -> None:
+def _method(page: Page) -> dict:
+    """The filter for every page of the page's contact method."""
+    return {field: getattr(page, field) for field in METHOD_KEY}
+
+
+def _lock_method(page: Page) -> None:
     """Serialise claims for one contact method, so two workers cannot both pass its throttle."""
     if connection.vendor == "postgresql":
-        key = (0x5041 << 32) | zlib.crc32(f"{channel}|{address}".encode())  # "PA": pages
+        name = f"{page.user_id}|{page.channel}|{page.address}"
+        key = (0x5041 << 32) | zlib.crc32(name.encode())  # "PA": pages
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [key])
 
 
 def _waiting(page: Page, now: datetime) -> list[int]:
     return list(Page.objects.select_for_update(skip_locked=True)
-                .filter(_unclaimed(now), channel=page.channel, address=page.address,
-                        status=PageStatus.PENDING, due_at__lte=now)
+                .filter(_unclaimed(now), **_method(page), status=PageStatus.PENDING,
+                        due_at__lte=now)
                 .exclude(pk=page.pk).order_by("id").values_list("pk", flat=True)[:BUNDLE_MAX])
 
 
 def _limits(page: Page) -> tuple[tuple[int, int], ...]:
-    method = ContactMethod.objects.filter(kind=page.channel, address=page.address,
+    method = ContactMethod.objects.filter(user_id=page.user_id, kind=page.channel,
+                                          address=page.address,
                                           throttle_count__isnull=False).first()
     if method and method.throttle_minutes:
         return ((method.throttle_count, method.throttle_minutes),)
@@ -135,16 +146,16 @@ def _free_at(page: Page, now: datetime) -> datetime:
     free = now
     for count, minutes in _limits(page):
         window = timedelta(minutes=minutes)
-        sends = _recent_sends(page.channel, page.address, now - window, now)
+        sends = _recent_sends(page, now - window, now)
         if len(sends) >= count:
             free = max(free, sends[-count] + window)
     return free
 
 
-def _recent_sends(channel: str, address: str, since: datetime, now: datetime) -> list:
-    """Send times of messages to this address since `since`, oldest first. Failed attempts and
-    sends of a worker that died (stale claims) do not count."""
-    rows = (Page.objects.filter(channel=channel, address=address, sent_at__gte=since)
+def _recent_sends(page: Page, since: datetime, now: datetime) -> list:
+    """Send times of messages over the page's contact method since `since`, oldest first. Failed
+    attempts and sends of a worker that died (stale claims) do not count."""
+    rows = (Page.objects.filter(**_method(page), sent_at__gte=since)
             .filter(Q(status__in=[PageStatus.DELIVERED, PageStatus.SENT])
                     | Q(status=PageStatus.PENDING, claimed_at__gte=now - CLAIM_STALE))
             .values_list("bundle_id", "sent_at").distinct())

@@ -13,10 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from incidents import delivery
+from incidents import delivery, lifecycle
 from incidents.delivery import ROBOT
 from incidents.models import (
     CLOSED_STATUSES,
+    SYSTEM_TRANSITIONS,
     EntryKind,
     EscalationRun,
     Incident,
@@ -142,11 +143,19 @@ def _record_step(incident, run, index, people, *, skipped, unreachable=()) -> No
 
 
 def _retrigger(incident: Incident, run: EscalationRun, now: datetime) -> list[int]:
-    """The acknowledgement timed out and the incident is still open: page from the top again."""
+    """The acknowledgement timed out and the incident is still open: page from the top again.
+    An incident still only acknowledged goes back to triggered, so the dashboard shows it as
+    unowned and the next acknowledgement stops the run again (on_status_change). One that moved
+    on (investigating, identified, monitoring) keeps its status, since somebody is working on
+    it: it is paged again until it is resolved or the run is exhausted."""
     run.state = RunState.ACTIVE
     run.round += 1
     run.first_round = run.round
     run.next_step = 0
+    if Status.TRIGGERED in SYSTEM_TRANSITIONS.get(incident.status, ()):
+        lifecycle.move_status(incident, Status.TRIGGERED, now, actor_label=ROBOT,
+                              note="The acknowledgement timed out.",
+                              data={"ack_timeout_minutes": run.policy.get("ack_timeout_minutes")})
     record(incident, EntryKind.ESCALATION, actor_label=ROBOT, new="retriggered",
            note="Acknowledged but not resolved in time: paging again from the first step.",
            data={"action": "retriggered", "round": run.round + 1})

@@ -66,6 +66,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DECLINED: frozenset(),
     Status.MERGED: frozenset(),
 }
+# Moves only Relay itself makes, never a person: an acknowledgement that timed out (the escalation
+# policy's ack_timeout_minutes) puts the incident back to triggered, so it pages and can be
+# acknowledged again. services.transition does not accept these.
+SYSTEM_TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.ACKNOWLEDGED: frozenset({Status.TRIGGERED}),
+}
 # Tuples, not sets: their order is the order of the SQL IN lists, which must be the same in
 # every process for the urgency expression index below to match the dashboard's ORDER BY.
 OPEN_STATUSES = (
@@ -746,9 +752,9 @@ class Page(models.Model):
             # escalation.due_pages(): pending pages whose time has come.
             models.Index(fields=["due_at"], name="page_pending_due_idx",
                          condition=Q(status="pending")),
-            # delivery._recent_sends(): messages to one address in the throttle window.
-            models.Index(fields=["channel", "address", "sent_at"], name="page_sent_by_address_idx",
-                         condition=Q(sent_at__isnull=False)),
+            # delivery._recent_sends(): messages over one contact method in the throttle window.
+            models.Index(fields=["user", "channel", "address", "sent_at"],
+                         name="page_sent_by_method_idx", condition=Q(sent_at__isnull=False)),
         ]
 
     def __str__(self):

@@ -8,9 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import escalation, permissions
+from incidents import escalation, lifecycle, permissions
 from incidents.models import (
-    CLOSED_STATUSES,
     MILESTONES,
     TRANSITIONS,
     EntryKind,
@@ -107,36 +106,6 @@ def declare(*, title: str, severity: str, by=None, actor_label: str = "", descri
     return incident
 
 
-# Statuses that imply someone has picked the incident up, or that it is mitigated.
-_ACKNOWLEDGING = frozenset(
-    {Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING,
-     Status.RESOLVED}
-)
-_MITIGATING = frozenset({Status.MONITORING, Status.RESOLVED})
-
-
-def _apply_status(incident: Incident, to: str, now: datetime) -> dict:
-    """Move the status and set the milestones it implies; return what changed for the entry."""
-    changed = {}
-    if to in _ACKNOWLEDGING and incident.acknowledged_at is None:
-        incident.acknowledged_at = now
-        changed["acknowledged_at"] = now.isoformat()
-    if to in _MITIGATING and incident.mitigated_at is None:
-        incident.mitigated_at = now
-        changed["mitigated_at"] = now.isoformat()
-    if to == Status.RESOLVED:
-        incident.resolved_at = now
-        changed["resolved_at"] = now.isoformat()
-    if to in CLOSED_STATUSES:
-        incident.closed_at = now
-    elif incident.status == Status.RESOLVED:  # reopened
-        changed["reopened"] = True
-        incident.resolved_at = None
-        incident.closed_at = None
-    incident.status = to
-    return changed
-
-
 def transition(incident: Incident, *, to: str, by=None, actor_label: str = "",
                note: str = "") -> Incident:
     if to not in Status.values:
@@ -150,11 +119,8 @@ def transition(incident: Incident, *, to: str, by=None, actor_label: str = "",
             raise InvalidTransition(
                 f"{incident.reference} is {incident.get_status_display().lower()}; it cannot move "
                 f"to {Status(to).label.lower()}.", "status")
-        old = incident.status
-        changed = _apply_status(incident, to, timezone.now())
-        incident.save()
-        record(incident, EntryKind.STATUS, by, actor_label=actor_label, old=old, new=to,
-               note=note, data=changed)
+        old = lifecycle.move_status(incident, to, timezone.now(), by=by,
+                                    actor_label=actor_label, note=note)
         escalation.on_status_change(incident, old, to, by=by)
     return incident
 
@@ -363,7 +329,7 @@ def merge(incident: Incident, *, into: Incident, by=None, note: str = "") -> Inc
             raise DomainError("A restricted incident can only be merged into a restricted one.",
                               "into")
         old = incident.status
-        _apply_status(incident, Status.MERGED, timezone.now())
+        lifecycle.apply_status(incident, Status.MERGED, timezone.now())
         incident.merged_into = into
         incident.save()
         record(incident, EntryKind.MERGED_INTO, by, old=old, new=into.reference, note=note,

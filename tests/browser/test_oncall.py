@@ -1,5 +1,5 @@
 """On-call in the browser: override from the schedule page, acknowledging from a page's link,
-from My on-call and from the dashboard."""
+from My on-call and from the dashboard, escalating by hand from the incident page."""
 
 import re
 from datetime import datetime, time, timedelta
@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from incidents.models import EscalationRun, Status
+from incidents.models import EscalationRun, Page, Status
 from oncall import schedules
 from tests.browser.conftest import login
 from tests.conftest import declare, make_user
@@ -140,3 +140,22 @@ def test_policy_page_warns_before_it_matters(live_server, page, responder, ann):
     expect(page.locator("#policy-steps")).to_contain_text(
         "responder has no working contact method.")
     assert policy.steps.count() == 2
+
+
+def test_escalate_by_hand_pages_the_next_step_on_the_timeline(live_server, page, responder, ann):
+    bob = make_user("bob", "Responders")
+    add_contact(bob)
+    policy = make_policy({"users": [ann], "delay": 30}, {"users": [bob]})
+    incident = declare(title="DB failover", escalation_policy=policy)  # step 1 paged at once
+    login(page, live_server, responder)
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    timeline = page.locator("#timeline-entries")
+    expect(timeline).to_contain_text("Step 1 paging ann.")
+    expect(timeline).not_to_contain_text("Step 2 paging bob.")
+    page.locator("#escalate-button").click()
+    expect(page).to_have_url(re.compile(rf"/incidents/{incident.pk}/"))
+    expect(timeline.locator("li.kind-escalation", has_text="Escalated by hand")).to_contain_text(
+        "responder")
+    expect(timeline.locator("li.kind-escalation", has_text="Step 2 paging bob.")).to_contain_text(
+        "(step 2, round 1)")
+    assert Page.objects.filter(incident=incident, user=bob, step=1).exists()

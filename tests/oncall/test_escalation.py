@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents import escalation, services, tasks
+from incidents import delivery, escalation, services, tasks
 from incidents.models import (
     EntryKind,
     EscalationRun,
@@ -17,6 +17,7 @@ from incidents.models import (
     RunState,
     Status,
 )
+from incidents.timeline import verify_chain
 from oncall.models import ApiToken, NotificationRule
 from tests.conftest import declare, make_team, make_user
 from tests.oncall.conftest import add_contact, add_layer, make_policy, make_schedule
@@ -190,6 +191,71 @@ def test_acknowledgement_timeout_pages_again_from_the_top(people):
     assert [(p.user.username, p.round, p.status) for p in _pages(
         incident, purpose=PagePurpose.PAGE)][-1] == ("ann", 1, PageStatus.PENDING)
     assert "Acknowledged but not resolved in time" in _notes(incident)[-2]
+
+
+def _time_out_acknowledgement(incident, by):
+    """Acknowledge, then advance the run at its acknowledgement timeout."""
+    run = incident.escalation_run
+    escalation.advance(run.pk)
+    services.acknowledge(incident, by=by)
+    run.refresh_from_db()
+    escalation.advance(run.pk, now=run.next_action_at)
+    incident.refresh_from_db()
+    return run
+
+
+def test_acknowledgement_timeout_puts_the_incident_back_to_triggered(people):
+    ann = people[0]
+    incident = _declare(make_policy({"users": [ann]}, ack_timeout=30))
+    _time_out_acknowledgement(incident, ann)
+    assert incident.status == Status.TRIGGERED
+    entry = incident.timeline.filter(kind=EntryKind.STATUS).latest("seq")
+    assert (entry.old_value, entry.new_value) == (Status.ACKNOWLEDGED, Status.TRIGGERED)
+    assert entry.actor is None and entry.actor_label == delivery.ROBOT
+    assert entry.note == "The acknowledgement timed out."
+    assert incident.acknowledged_at is not None  # the first response still counts for MTTA
+    assert verify_chain(incident.pk).intact
+
+
+def test_acknowledging_again_after_the_timeout_stops_the_paging(people):
+    ann, bob, _ = people
+    incident = _declare(make_policy({"users": [ann], "delay": 5}, {"users": [bob]},
+                                    ack_timeout=30))
+    run = _time_out_acknowledgement(incident, ann)
+    first_ack = incident.acknowledged_at
+    services.acknowledge(incident, by=ann)
+    incident.refresh_from_db()
+    run.refresh_from_db()
+    assert incident.status == Status.ACKNOWLEDGED and incident.acknowledged_at == first_ack
+    assert run.state == RunState.ACKNOWLEDGED
+    assert not _pages(incident, purpose=PagePurpose.PAGE, status=PageStatus.PENDING)
+    paged = len(_pages(incident, purpose=PagePurpose.PAGE))
+    assert escalation.advance(run.pk, now=run.next_action_at - timedelta(seconds=1)) == []
+    assert len(_pages(incident, purpose=PagePurpose.PAGE)) == paged  # bob's step never came
+    assert _notes(incident)[-1] == "Paging stopped: acknowledged by ann. 1 pending page(s) " \
+                                   "cancelled."
+
+
+def test_acknowledgement_timeout_pages_an_investigated_incident_but_keeps_its_status(people):
+    ann = people[0]
+    incident = _declare(make_policy({"users": [ann]}, ack_timeout=30))
+    run = incident.escalation_run
+    escalation.advance(run.pk)
+    services.transition(incident, to=Status.INVESTIGATING, by=ann)
+    run.refresh_from_db()
+    escalation.advance(run.pk, now=run.next_action_at)
+    incident.refresh_from_db()
+    assert incident.status == Status.INVESTIGATING
+    assert _pages(incident, purpose=PagePurpose.PAGE)[-1].round == 1
+    assert not incident.timeline.filter(kind=EntryKind.STATUS, new_value=Status.TRIGGERED)
+
+
+def test_nobody_can_move_an_acknowledged_incident_back_to_triggered(people):
+    ann = people[0]
+    incident = _declare(make_policy({"users": [ann]}, ack_timeout=30))
+    services.acknowledge(incident, by=ann)
+    with pytest.raises(services.InvalidTransition):
+        services.transition(incident, to=Status.TRIGGERED, by=ann)
 
 
 def test_escalate_by_hand_pages_the_next_step_now(people):

@@ -144,3 +144,34 @@ def test_a_send_by_a_dead_worker_does_not_hold_back_the_retry(ann, service, http
     Page.objects.filter(pk=page.pk).update(claimed_at=now, sent_at=now, bundle_id=page.pk)
     later = now + delivery.CLAIM_STALE + timedelta(seconds=1)
     assert delivery.deliver(page.pk, now=later) == PageStatus.DELIVERED
+
+
+def _users_in(body) -> set[str]:
+    return {item["user"] for item in body.get("items", [body])}
+
+
+def test_people_sharing_a_webhook_are_throttled_each_on_their_own(ann, service, http_receiver):
+    bob = make_user("bob", "Responders")
+    for user in (ann, bob):
+        add_contact(user, "webhook", http_receiver.url)  # one team channel for both
+    policy = make_policy({"users": [ann, bob]}, name="Shared hook")
+    incidents = [declare(title=f"Checkout down {i}", escalation_policy=policy,
+                         services=[service]) for i in range(2)]
+    for incident in incidents:
+        escalation.advance(incident.escalation_run.pk)
+    now = timezone.now()
+    escalation.tick(now=now)
+    bodies = [body for _, body in http_receiver.requests]
+    assert sorted(_users_in(body).pop() for body in bodies) == ["ann", "bob"]
+    for body in bodies:  # each person's two pages are one message with both incidents
+        assert _users_in(body) == {body["items"][0]["user"]}
+        assert [item["number"] for item in body["items"]] == [i.pk for i in incidents]
+    late = declare(title="Checkout down again", escalation_policy=policy, services=[service])
+    escalation.advance(late.escalation_run.pk)
+    escalation.tick(now=now + timedelta(seconds=10))
+    assert len(http_receiver.requests) == 2  # each method carried a message 10 s ago
+    held = Page.objects.filter(incident=late)
+    assert {(p.status, p.due_at) for p in held} == {(PageStatus.PENDING,
+                                                    now + timedelta(minutes=1))}
+    escalation.tick(now=now + timedelta(minutes=1))
+    assert sorted(body["user"] for _, body in http_receiver.requests[2:]) == ["ann", "bob"]
