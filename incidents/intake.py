@@ -544,17 +544,55 @@ def _flapping_incident(alert: Alert, service: Service, now) -> Incident | None:
     return incident if incident.status in (*OPEN_STATUSES, Status.RESOLVED) else None
 
 
+_RESOLVE = """
+UPDATE {alert} SET status = 'resolved', resolved_at = %(now)s
+WHERE integration_id = %(integration)s AND dedup_key = %(dedup_key)s
+  AND status IN ({unresolved})
+RETURNING id, incident_id
+"""
+# Read with the incident's row locked first (its own statement, so this one's snapshot is taken
+# after the wait): two resolves of its last two alerts cannot both see the other still open, the
+# second waits for the first to commit and then sees it resolved.
+_LOCK_INCIDENT = "SELECT 1 FROM {incident} WHERE id = %(incident)s FOR UPDATE"
+_AFTER_RESOLVE = """
+SELECT i.status, s.auto_resolve,
+    EXISTS (SELECT 1 FROM {alert} o WHERE o.incident_id = i.id AND o.status IN ({unresolved})),
+    (SELECT count(*) FROM (SELECT 1 FROM {alert} e WHERE e.incident_id = i.id
+                           AND e.id <> %(alert)s LIMIT {entries}) AS named)
+FROM {incident} i, {service} s WHERE i.id = %(incident)s AND s.id = %(service)s
+"""
+
+
 def resolve_alerts(ref: IntegrationRef, dedup_key: str, *, reason: str = "") -> int | None:
     """Resolve the open alert with this key; the incident follows when the service auto-resolves
-    and none of its alerts is left open."""
-    with transaction.atomic():
-        alert = (Alert.objects.select_for_update().select_related("integration", "service")
-                 .filter(integration_id=ref.id, dedup_key=dedup_key, status__in=UNRESOLVED)
-                 .first())
-        if alert is None:
+    and none of its alerts is left open. Three prepared statements when that is all there is to
+    do (the bulk of a storm's resolves); then the timeline entry and the incident's resolution
+    when they are due."""
+    unresolved = ", ".join(f"'{status}'" for status in UNRESOLVED)
+    with transaction.atomic(), hot_cursor() as cursor:
+        cursor.execute(_RESOLVE.format(alert=_table(Alert), unresolved=unresolved),
+                       {"now": connection.ops.adapt_datetimefield_value(timezone.now()),
+                        "integration": ref.id, "dedup_key": dedup_key})
+        row = cursor.fetchone()
+        if row is None:
             return None
-        close_alert(alert, reason=reason)
-    return alert.pk
+        alert_id, incident_id = row
+        if incident_id is None:
+            return alert_id
+        if connection.features.has_select_for_update:  # SQLite has one writer at a time anyway
+            cursor.execute(_LOCK_INCIDENT.format(incident=_table(Incident)),
+                           {"incident": incident_id})
+        cursor.execute(_AFTER_RESOLVE.format(
+            alert=_table(Alert), incident=_table(Incident), service=_table(Service),
+            unresolved=unresolved, entries=ALERT_ENTRIES_PER_INCIDENT),
+            {"alert": alert_id, "incident": incident_id, "service": ref.service_id})
+        status, auto_resolve, open_left, named = cursor.fetchone()
+        entry = incident_id not in _full_timelines and named < ALERT_ENTRIES_PER_INCIDENT
+        resolves = auto_resolve and not open_left and status in OPEN_STATUSES
+        if entry or resolves:
+            alert = Alert.objects.select_related("integration", "incident").get(pk=alert_id)
+            _after_close(alert, reason=reason, entry=entry, resolves=resolves)
+    return alert_id
 
 
 def close_alert(alert: Alert, *, reason: str = "") -> None:
@@ -564,12 +602,19 @@ def close_alert(alert: Alert, *, reason: str = "") -> None:
     incident = alert.incident
     if incident is None:
         return
-    if _worth_an_entry(incident, alert):
-        record(incident, EntryKind.ALERT_RESOLVED, actor_label=_actor(alert),
-               new=alert.summary[:500], data={"alert": alert.pk, "reason": reason})
     open_left = Alert.objects.filter(incident=incident, status__in=UNRESOLVED).exists()
-    if alert.service.auto_resolve and not open_left and incident.is_open:
-        services.transition(incident, to=Status.RESOLVED, actor_label=_actor(alert),
+    _after_close(alert, reason=reason, entry=_worth_an_entry(incident, alert),
+                 resolves=alert.service.auto_resolve and not open_left and incident.is_open)
+
+
+def _after_close(alert: Alert, *, reason: str, entry: bool, resolves: bool) -> None:
+    """A resolved alert on its incident's timeline, and the incident resolved with its last
+    alert (when its service says so)."""
+    if entry:
+        record(alert.incident, EntryKind.ALERT_RESOLVED, actor_label=_actor(alert),
+               new=alert.summary[:500], data={"alert": alert.pk, "reason": reason})
+    if resolves:
+        services.transition(alert.incident, to=Status.RESOLVED, actor_label=_actor(alert),
                             note="All alerts resolved.")
 
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents import escalation, intake
@@ -479,3 +479,35 @@ def test_quiet_join_never_joins_an_incident_quiet_for_longer_than_the_window(sto
     intake.forget_routing()  # as a save would
     alert = _joined_quietly(generic_key, "much later")
     assert alert.incident_id != storm.pk and Incident.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resolving_the_last_two_alerts_at_once_resolves_the_incident(generic_key):
+    """The second resolve waits for the first on the incident's row, then sees it: without
+    that lock each would see the other alert still open and the incident would stay open."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and parallel writers: PostgreSQL only")
+    _ingest(generic_key, "a")
+    _ingest(generic_key, "b")
+    ref = intake.find_integration(generic_key)
+    first_in, second_done = threading.Event(), threading.Event()
+
+    def resolve(dedup_key, hold: bool):
+        try:
+            with transaction.atomic():
+                intake.resolve_alerts(ref, dedup_key)
+                if hold:  # commit only once the other resolve is under way
+                    first_in.set()
+                    second_done.wait(1.0)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=resolve, args=("a", True))
+    first.start()
+    assert first_in.wait(10)
+    second = threading.Thread(target=lambda: (resolve("b", False), second_done.set()))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert Alert.objects.filter(status=AlertStatus.RESOLVED).count() == 2
+    assert Incident.objects.get().status == Status.RESOLVED
