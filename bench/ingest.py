@@ -11,8 +11,9 @@ PostgreSQL (DATABASE_URL, default relay_intake; migrated on every run, nothing i
     open alerts, 7 % new alerts grouped into the open incident, 3 % resolves of those new alerts;
 (c) storm: N distinct alerts for one fresh service, as fast as the generator sends them →
     incidents declared for that service (target 1).
-Each phase: C client threads, one fresh connection per request (gunicorn's sync workers close
-them). Prints tables; the last line is JSON.
+(a) and (b) run in alternating slices (a b, b a, …; --rounds) so a drift of the machine weighs on
+both alike. Each phase: C client threads, one fresh connection per request (gunicorn's sync
+workers close them). Prints tables; the last line is JSON.
 """
 
 import argparse
@@ -160,6 +161,8 @@ def main() -> None:
     parser.add_argument("--storm", type=int)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternating slices of (a) and (b); each gets seconds/rounds")
     args = parser.parse_args()
     seconds = args.seconds or (5 if args.quick else 20)
     storm_size = args.storm or (2_000 if args.quick else 10_000)
@@ -184,12 +187,19 @@ def main() -> None:
         run_phase(port, "/bench/baseline/", baseline_stream, total=WARMUP_REQUESTS)
         run_phase(port, enqueue, baseline_stream, total=WARMUP_REQUESTS)
 
-        print(f"(a) baseline, {args.clients} clients, {seconds:.0f} s …")
-        baseline = summarise("baseline (parse + 1 insert)", *run_phase(
-            port, "/bench/baseline/", baseline_stream, seconds))
-        print(f"(b) Relay PagerDuty enqueue, mixed stream, {seconds:.0f} s …")
+        # (a) and (b) alternate in short slices (a b, b a, …) so that a drift of the machine
+        # (a checkpoint, autovacuum, another process) weighs on both alike.
+        print(f"(a) baseline and (b) Relay PagerDuty enqueue (mixed stream), {args.clients} "
+              f"clients, {seconds:.0f} s each in {args.rounds} alternating slices …")
         streams = [MixedStream(stream_key, seed) for seed in range(args.clients)]
-        relay = summarise("Relay enqueue (mixed)", *run_phase(port, enqueue, streams, seconds))
+        phases = {"a": ("/bench/baseline/", baseline_stream), "b": (enqueue, streams)}
+        taken = {"a": ([], 0.0), "b": ([], 0.0)}
+        for round_number in range(args.rounds):
+            for phase in ("ab" if round_number % 2 == 0 else "ba"):
+                samples, elapsed = run_phase(port, *phases[phase], seconds / args.rounds)
+                taken[phase] = (taken[phase][0] + samples, taken[phase][1] + elapsed)
+        baseline = summarise("baseline (parse + 1 insert)", *taken["a"])
+        relay = summarise("Relay enqueue (mixed)", *taken["b"])
 
         print(f"(c) storm: {storm_size:,} distinct alerts for one service …")
         counter = iter(range(storm_size))
