@@ -20,13 +20,18 @@ def prepares() -> bool:
 
 @contextmanager
 def hot_cursor():
-    with connection.cursor() as django_cursor:  # connects and health-checks as usual
-        if not prepares():
-            yield django_cursor
-            return
-        from django.db.backends.postgresql.base import ServerBindingCursor
-
-        # The same wrapper class (plain or debug) around a server-binding cursor.
-        with type(django_cursor)(ServerBindingCursor(connection.connection),
-                                 connection) as cursor:
+    if not prepares():
+        with connection.cursor() as cursor:
             yield cursor
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    # What connection.cursor() does, around a server-binding cursor: health check, connect,
+    # and Django's wrapper (the debug one when queries are logged).
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = ServerBindingCursor(connection.connection)
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with wrap(raw) as cursor:
+        yield cursor

@@ -224,13 +224,18 @@ def check_rate(ref: IntegrationRef) -> None:
 
 
 def _count_request(key: str) -> int:
-    """add sets the key with its expiry only if absent, incr is atomic on Redis: parallel
-    requests in any process get distinct counts."""
+    """incr is atomic on Redis, and add sets the key with its expiry only if absent: parallel
+    requests in any process get distinct counts. incr first: all but a minute's first request
+    find the key there."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # the minute's first request (or the key just expired)
+        pass
     if cache.add(key, 1, timeout=70):
         return 1
     try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
+        return cache.incr(key)  # another request added it first
+    except ValueError:  # and it expired since: count this one as the first
         cache.set(key, 1, timeout=70)
         return 1
 
