@@ -11,6 +11,7 @@ through it are plain SQL with %s or %(name)s parameters; Django's query logging 
 from contextlib import contextmanager
 
 from django.db import connection
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
 def prepares() -> bool:
@@ -32,6 +33,15 @@ def hot_cursor():
     connection.ensure_connection()
     connection.validate_thread_sharing()
     raw = ServerBindingCursor(connection.connection)
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    with wrap(raw) as cursor:
+    wrap = _LoggedCursor if connection.queries_logged else CursorWrapper
+    with wrap(raw, connection) as cursor:
         yield cursor
+
+
+class _LoggedCursor(CursorDebugWrapper):
+    """Logs each statement with its parameters in place, as Django's debug cursor does for its
+    own: Django reads the statement back from the cursor, which a prepared one does not keep."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(self.db.ops.compose_sql(sql, params)):
+            return CursorWrapper.execute(self, sql, params)
