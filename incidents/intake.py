@@ -407,17 +407,22 @@ def _route(alert: Alert, routing: Routing, actor: str) -> None:
 # grouping window, when _route would do nothing else: the incident's timeline already names
 # enough alerts, the alert is no more severe than the incident, and it is not flapping (no
 # resolved alert with its key in the flap window: then _route decides). Otherwise nothing
-# changes and _route runs. The same lookup as _open_incident_for, in SQL planned once.
+# changes and _route runs. The same lookup as _open_incident_for, in SQL planned once; the
+# service's open incidents are found first (MATERIALIZED), so the recent-alert check runs for
+# them only, not for every open incident of every service.
 _JOIN_QUIETLY = """
-UPDATE {alert} SET processed = TRUE, severity = %(severity)s, incident_id = target.id
-FROM (
+WITH open_here AS MATERIALIZED (
     SELECT i.id FROM {incident} i JOIN {incident_services} s ON s.incident_id = i.id
     WHERE s.service_id = %(service)s AND i.status IN ({open_statuses})
-      AND (SELECT a.id FROM {alert} a
-           WHERE a.incident_id = i.id AND a.last_seen >= %(window_start)s AND a.id <> %(alert)s
+)
+UPDATE {alert} SET processed = TRUE, severity = %(severity)s, incident_id = target.id
+FROM (
+    SELECT o.id FROM open_here o
+    WHERE (SELECT a.id FROM {alert} a
+           WHERE a.incident_id = o.id AND a.last_seen >= %(window_start)s AND a.id <> %(alert)s
              AND (NOT %(by_key)s OR a.grouping_key = %(grouping_key)s)
            LIMIT 1) IS NOT NULL
-    ORDER BY i.id DESC LIMIT 1
+    ORDER BY o.id DESC LIMIT 1
 ) AS target, {incident} joined
 WHERE {alert}.id = %(alert)s AND NOT {alert}.processed AND joined.id = target.id
   AND joined.severity <= %(severity)s
