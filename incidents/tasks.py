@@ -60,7 +60,7 @@ def deliver_page(page_id: int) -> None:
 
 
 def tick() -> None:
-    """Everything due, done in this task (for a deployment without the ticker chain)."""
+    """Everything due, done in this task (for a deployment whose workers run no ticker thread)."""
     escalation.tick()
 
 
