@@ -612,6 +612,9 @@ def close_alert(alert: Alert, *, reason: str = "") -> None:
     incident = alert.incident
     if incident is None:
         return
+    # As in resolve_alerts: count the open alerts only once the incident's row is locked.
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    alert.incident = incident
     open_left = Alert.objects.filter(incident=incident, status__in=UNRESOLVED).exists()
     _after_close(alert, reason=reason, entry=_worth_an_entry(incident, alert),
                  resolves=alert.service.auto_resolve and not open_left and incident.is_open)

@@ -102,10 +102,9 @@ def _start_of_a_fresh_minute() -> None:
         time.sleep(60 - time.time() % 60 + 0.1)
 
 
-# Skipped before any database setup: serialized_rollback's reload is for PostgreSQL runs only.
 @pytest.mark.skipif(connection.vendor != "postgresql",
                     reason="server processes share the test database: PostgreSQL only")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_web_processes_share_one_rate_limit_through_redis(team, two_servers):
     service = Service.objects.create(name="Storefront", slug="storefront", team=team)
     _, key = make_integration(service, rate_limit_per_minute=10)
