@@ -10,31 +10,34 @@ through it are plain SQL with %s or %(name)s parameters; Django's query logging 
 
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
-def prepares() -> bool:
-    return (connection.vendor == "postgresql"
-            and connection.settings_dict["OPTIONS"].get("prepare_threshold") is not None)
+def prepares(db=None) -> bool:
+    db = db or connections[DEFAULT_DB_ALIAS]
+    return (db.vendor == "postgresql"
+            and db.settings_dict["OPTIONS"].get("prepare_threshold") is not None)
 
 
 @contextmanager
 def hot_cursor():
-    if not prepares():
-        with connection.cursor() as cursor:
+    # The connection looked up once: each attribute read through django.db.connection goes
+    # through its thread-local lookup again, which on the hot path cost more than the cursor.
+    db = connections[DEFAULT_DB_ALIAS]
+    if not prepares(db):
+        with db.cursor() as cursor:
             yield cursor
         return
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     # What connection.cursor() does, around a server-binding cursor: health check, connect,
     # and Django's wrapper (the debug one when queries are logged).
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = ServerBindingCursor(connection.connection)
-    wrap = _LoggedCursor if connection.queries_logged else CursorWrapper
-    with wrap(raw, connection) as cursor:
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    wrap = _LoggedCursor if db.queries_logged else CursorWrapper
+    with wrap(ServerBindingCursor(db.connection), db) as cursor:
         yield cursor
 
 

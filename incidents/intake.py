@@ -313,9 +313,8 @@ RETURNING id, count, processed
 """
 
 
-def _upsert_sql() -> str:
-    json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    return _UPSERT.format(json=json_param)
+_UPSERT_SQL = {vendor: _UPSERT.format(json=json)
+               for vendor, json in (("postgresql", "%s::jsonb"), ("sqlite", "%s"))}
 
 
 def _stored_fields(event: AlertEvent) -> dict:
@@ -331,12 +330,13 @@ def _stored_fields(event: AlertEvent) -> dict:
 def _upsert(ref: IntegrationRef, fields: dict) -> tuple[int, int, bool]:
     """Store the event: a new open alert, or one more count on the open alert with its key.
     The unique partial index makes parallel identical events meet on one row."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    params = [ref.id, ref.service_id, fields["dedup_key"], fields["grouping_key"],
-              fields["severity"], fields["summary"], fields["source"], fields["source_url"],
-              json.dumps(fields["details"]), json.dumps(fields["raw"]), now, now, False]
     with hot_cursor() as cursor:
-        cursor.execute(_upsert_sql(), params)
+        db = cursor.db
+        now = db.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(_UPSERT_SQL[db.vendor], [
+            ref.id, ref.service_id, fields["dedup_key"], fields["grouping_key"],
+            fields["severity"], fields["summary"], fields["source"], fields["source_url"],
+            json.dumps(fields["details"]), json.dumps(fields["raw"]), now, now, False])
         alert_id, count, processed = cursor.fetchone()
     return alert_id, count, bool(processed)
 
