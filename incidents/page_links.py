@@ -13,7 +13,7 @@ from incidents.models import Page, PagePurpose
 from oncall.channels import Message
 
 SALT = "relay.page-link"
-ACTIONS = ("acknowledge", "resolve")
+ACTIONS = ("acknowledge", "resolve")  # what services.act_on_page does
 
 
 def token_for(page: Page) -> str:

@@ -15,7 +15,7 @@ from email.utils import getaddresses
 from django.core import signing
 
 from incidents import page_links, services
-from incidents.models import Page, Status
+from incidents.models import Page
 
 COMMANDS = {"ack": "acknowledge", "acknowledge": "acknowledge", "acknowledged": "acknowledge",
             "resolve": "resolve", "resolved": "resolve"}
@@ -45,11 +45,7 @@ def handle_reply(raw: bytes) -> ReplyResult:
     _check_sender(message, page)
     action = _command(message)
     try:
-        if action == "acknowledge":
-            services.acknowledge(page.incident, by=page.user, actor_label="email reply")
-        else:
-            services.transition(page.incident, to=Status.RESOLVED, by=page.user,
-                                actor_label="email reply")
+        services.act_on_page(page, action, actor_label="email reply")
     except services.DomainError as error:
         raise ReplyError(error.message) from None
     return ReplyResult(page, action)

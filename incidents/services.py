@@ -135,6 +135,17 @@ def acknowledge(incident: Incident, *, by=None, actor_label: str = "") -> Incide
         return transition(incident, to=Status.ACKNOWLEDGED, by=by, actor_label=actor_label)
 
 
+def act_on_page(page, action: str, *, actor_label: str = "") -> Incident:
+    """What a paged person asks from a page (its signed link, an email reply): acknowledge or
+    resolve its incident, as that person."""
+    if action == "acknowledge":
+        return acknowledge(page.incident, by=page.user, actor_label=actor_label)
+    if action == "resolve":
+        return transition(page.incident, to=Status.RESOLVED, by=page.user,
+                          actor_label=actor_label)
+    raise DomainError(f"Unknown page action {action!r}.", "action")
+
+
 def change_severity(incident: Incident, *, severity: str, by=None, actor_label: str = "",
                     note: str = "") -> Incident:
     severity = _clean_severity(severity)

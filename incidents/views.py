@@ -312,19 +312,12 @@ def page_action(request, token, action):
     context = {"page": page, "incident": page.incident, "action": action, "done": False}
     if request.method == "POST":
         try:
-            _act_on_page(page, action)
+            services.act_on_page(page, action)
         except (services.DomainError, ValidationError) as error:
             context["error"] = getattr(error, "message", None) or "; ".join(error.messages)
             return render(request, "incidents/page_action.html", context, status=409)
         context["done"] = True
     return render(request, "incidents/page_action.html", context)
-
-
-def _act_on_page(page, action) -> None:
-    if action == "acknowledge":
-        services.acknowledge(page.incident, by=page.user)
-    else:
-        services.transition(page.incident, to="resolved", by=page.user)
 
 
 def _page_link_error(request, message):
