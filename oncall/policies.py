@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
-from oncall import schedules
+from oncall import rotation, schedules
 from oncall.models import ContactMethod, EscalationPolicy, EscalationStep, Schedule
 
 
@@ -79,3 +79,44 @@ def unreachable(users) -> list:
     reachable = set(ContactMethod.objects.filter(user__in=users, enabled=True)
                     .values_list("user_id", flat=True))
     return [u for u in users if u.pk not in reachable]
+
+
+@dataclass(frozen=True)
+class StepOverview:
+    step: EscalationStep
+    now: list  # whom the step reaches now, in paging order
+    unreachable: list  # of those, people without an enabled contact method
+    gaps: list  # (schedule, gaps in the next two weeks) of its schedules and its teams'
+
+
+def overview(policy: EscalationPolicy, now: datetime) -> list[StepOverview]:
+    """The policy page: each step as targets() and unreachable() see it now, and its schedules'
+    gaps, in a fixed number of queries however many steps and schedules there are."""
+    steps = list(policy.steps.order_by("position").prefetch_related("users", "schedules",
+                                                                    "teams"))
+    schedule_ids = {s.pk for step in steps for s in step.schedules.all()}
+    team_ids = {t.pk for step in steps for t in step.teams.all()}
+    found = schedules.with_specs(now, now + schedules.HORIZON, Schedule.objects.filter(
+        Q(pk__in=schedule_ids) | Q(team__in=team_ids)).order_by("pk"))
+    on_call = {s.pk: rotation.who_is_on_call(spec, now) for s, spec in found}
+    holes = {s.pk: rotation.gaps(spec, now, now + schedules.HORIZON) for s, spec in found}
+    reached = {}
+    for step in steps:
+        step_teams = {t.pk for t in step.teams.all()}
+        own = {s.pk for s in step.schedules.all()}
+        step_schedules = [s for s, _ in found if s.pk in own or s.team_id in step_teams]
+        ids = [u.pk for u in step.users.all()] + [on_call[s.pk] for s in step_schedules
+                                                  if on_call[s.pk] is not None]
+        reached[step.pk] = (list(dict.fromkeys(ids)), step_schedules)
+    users = get_user_model().objects.in_bulk({i for ids, _ in reached.values() for i in ids})
+    reachable = set(ContactMethod.objects.filter(user__in=users.keys(), enabled=True)
+                    .values_list("user_id", flat=True))
+    result = []
+    for step in steps:
+        ids, step_schedules = reached[step.pk]
+        people = [users[i] for i in ids if i in users and users[i].is_active]
+        result.append(StepOverview(
+            step, people, [u for u in people if u.pk not in reachable],
+            [(s, holes[s.pk]) for s in sorted(step_schedules, key=lambda s: s.name)
+             if holes[s.pk]]))
+    return result

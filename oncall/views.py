@@ -175,22 +175,8 @@ def swap_undo(request, pk):
 def policy_detail(request, pk):
     _require_view(request)
     policy = get_object_or_404(EscalationPolicy.objects.select_related("team"), pk=pk)
-    now = timezone.now()
-    steps = list(policy.steps.order_by("position").prefetch_related("users", "schedules",
-                                                                    "teams"))
-    rows = []
-    for step in steps:
-        people = policies.targets(step, now)
-        rows.append({"step": step, "now": people, "unreachable": policies.unreachable(people),
-                     "gaps": _step_gaps(step, now)})
-    return render(request, "oncall/policy.html", {"policy": policy, "rows": rows})
-
-
-def _step_gaps(step, now):
-    """Schedules of a step (its own and its teams') with gaps in the next two weeks."""
-    on_step = set(step.schedules.all()) | set(Schedule.objects.filter(team__in=step.teams.all()))
-    return [(s, holes) for s in sorted(on_step, key=lambda s: s.name)
-            if (holes := schedules.gaps(s, now, now + schedules.HORIZON))]
+    return render(request, "oncall/policy.html",
+                  {"policy": policy, "rows": policies.overview(policy, timezone.now())})
 
 
 # --- Calendar feeds ----------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from incidents import escalation
 from incidents.models import EscalationRun, Page, Status
-from oncall import schedules, services
-from oncall.models import Override, Swap, SwapState
+from oncall import policies, schedules, services
+from oncall.models import Override, Schedule, Swap, SwapState
 from tests.conftest import declare, make_team, make_user
 from tests.oncall.conftest import add_contact, add_layer, make_policy, make_schedule
 
@@ -262,3 +262,26 @@ def test_handoff_notices_are_sent_once(rota, smtp_server):
     services.send_handoff_notices(now=later)
     assert smtp_server[-1]["Subject"] == "You are on call now for Checkout primary"
     assert smtp_server[-1]["To"] == "dan@example.test"
+
+
+def test_policy_overview_agrees_with_what_a_run_pages(rota, responder, commander):
+    """The policy page computes every step at once; a run resolves each step on its own. Users,
+    schedules, a team's schedules, an inactive person and a gap: both must say the same."""
+    schedule, ann = rota
+    team = make_team("Payments", ann)
+    Schedule.objects.filter(pk=schedule.pk).update(team=team)
+    nights = make_schedule(name="Nights")
+    add_layer(nights, commander, restrict_start=time(22), restrict_end=time(6))
+    gone = make_user("gone", "Responders", is_active=False)
+    policy = make_policy({"teams": [team], "users": [gone]},
+                         {"schedules": [nights, schedule], "users": [responder, ann]})
+    now = timezone.now()
+    rows = policies.overview(policy, now)
+    steps = list(policy.steps.order_by("position"))
+    assert [row.step for row in rows] == steps
+    for row, step in zip(rows, steps, strict=True):
+        expected = policies.targets(step, now)
+        assert row.now == expected
+        assert row.unreachable == policies.unreachable(expected)
+    assert [s.name for s, _ in rows[1].gaps] == ["Nights"]
+    assert rows[1].gaps[0][1] == schedules.gaps(nights, now, now + schedules.HORIZON)
