@@ -92,34 +92,23 @@ def _send_sms(page, at):
     return delivery.deliver(page.pk, now=at)
 
 
-def test_sms_allows_five_messages_per_fifteen_minutes(ann, service, http_receiver, settings):
+@pytest.mark.parametrize(("kind", "limit"), [("sms", 5), ("voice", 3)])
+def test_gateway_methods_allow_their_messages_per_fifteen_minutes(kind, limit, ann, service,
+                                                                  http_receiver, settings):
+    """5 SMS or 3 calls in 15 minutes; the next one waits until the window has room."""
     settings.RELAY_SMS_GATEWAY_URL = http_receiver.url
-    add_contact(ann, "sms", "+4915112345678")
-    _page_ann(ann, service, 6)
+    add_contact(ann, kind, "+4915112345678")
+    _page_ann(ann, service, limit + 1)
     _hold_all()
     start = timezone.now()
     pages = list(Page.objects.order_by("id"))
-    for minute, page in enumerate(pages[:5]):
+    for minute, page in enumerate(pages[:limit]):
         assert _send_sms(page, start + timedelta(minutes=2 * minute)) == PageStatus.SENT
-    sixth = start + timedelta(minutes=10)
-    assert _send_sms(pages[5], sixth) is None  # the sixth in 15 minutes waits
-    pages[5].refresh_from_db()
-    assert pages[5].due_at == start + timedelta(minutes=15)
-    assert delivery.deliver(pages[5].pk, now=start + timedelta(minutes=15)) == PageStatus.SENT
-
-
-def test_voice_allows_three_calls_per_fifteen_minutes(ann, service, http_receiver, settings):
-    settings.RELAY_SMS_GATEWAY_URL = http_receiver.url
-    add_contact(ann, "voice", "+4915112345678")
-    _page_ann(ann, service, 4)
-    _hold_all()
-    start = timezone.now()
-    pages = list(Page.objects.order_by("id"))
-    for minute, page in enumerate(pages[:3]):
-        assert _send_sms(page, start + timedelta(minutes=2 * minute)) == PageStatus.SENT
-    assert _send_sms(pages[3], start + timedelta(minutes=6)) is None
-    pages[3].refresh_from_db()
-    assert pages[3].due_at == start + timedelta(minutes=15)
+    extra = pages[limit]
+    assert _send_sms(extra, start + timedelta(minutes=10)) is None  # one too many: it waits
+    extra.refresh_from_db()
+    assert extra.due_at == start + timedelta(minutes=15)
+    assert delivery.deliver(extra.pk, now=start + timedelta(minutes=15)) == PageStatus.SENT
 
 
 def test_a_method_can_set_its_own_throttle(ann, service, smtp_server):
