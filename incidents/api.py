@@ -94,11 +94,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             mine=bool(params.get("mine")),
             q=params.get("q", ""),
         )
-        return _with_everything_shown(incidents)
+        return _with_everything_shown(incidents, self.request.user)
 
     def get_object(self):
         # Actions re-read the row under a lock, so only the detail view prefetches.
-        queryset = _with_everything_shown(Incident.objects) if self.action == "retrieve" else None
+        queryset = (_with_everything_shown(Incident.objects, self.request.user)
+                    if self.action == "retrieve" else None)
         incident = permissions.get_visible_incident(
             self.request.user, self.kwargs["number"], queryset)
         self.check_object_permissions(self.request, incident)
@@ -156,14 +157,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         incident = self.get_object()
         after = _validated(TimelineQuerySerializer, request, request.query_params)["after"]
         entries = incident.timeline.filter(seq__gt=after).select_related("actor")
-        page = self.paginate_queryset(entries.order_by("seq"))
+        page = permissions.hide_unseen_links(
+            request.user, self.paginate_queryset(entries.order_by("seq")))
         return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
 
 
-def _with_everything_shown(incidents):
+def _with_everything_shown(incidents, user):
     """What IncidentSerializer reads, fetched in a constant number of queries."""
     return incidents.for_list().select_related("declared_by").prefetch_related(
-        "customer_tiers", "responders")
+        "customer_tiers", "responders").annotate(
+        merged_into_visible=permissions.visible_flag(user, "merged_into"))
 
 
 def _validated(serializer_class, request, data=None) -> dict:

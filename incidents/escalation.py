@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from incidents import delivery, lifecycle
+from incidents import delivery, lifecycle, permissions
 from incidents.delivery import ROBOT
 from incidents.models import (
     CLOSED_STATUSES,
@@ -118,8 +118,23 @@ def _create_pages(incident, run, index, people, now) -> list[int]:
     Page.objects.bulk_create(rows, ignore_conflicts=True)
     _record_step(incident, run, index, people, skipped=False,
                  unreachable=[u for u in people if not plan[u.pk]])
+    _grant_paged(incident, [u for u in people if plan[u.pk]])
     return list(Page.objects.filter(run=run, step=index, round=run.round,
                                     purpose=PagePurpose.PAGE).values_list("pk", flat=True))
+
+
+def _grant_paged(incident: Incident, people) -> None:
+    """Being paged for a restricted incident grants that person access to it, on the timeline
+    as any grant is: a page asks them to act, and acting needs the incident in front of them.
+    The page itself carries no restricted text (page_links)."""
+    if not incident.restricted:
+        return
+    for user in people:
+        if permissions.can_view(user, incident):
+            continue
+        permissions.grant_view(incident, user=user)
+        record(incident, EntryKind.RESTRICTION, actor_label=ROBOT, new=user.get_username(),
+               data={"granted_to": "user", "name": user.get_username(), "reason": "paged"})
 
 
 def _record_step(incident, run, index, people, *, skipped, unreachable=()) -> None:

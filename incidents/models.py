@@ -759,3 +759,21 @@ class Page(models.Model):
 
     def __str__(self):
         return f"{self.get_purpose_display()} INC-{self.incident_id} → {self.user} ({self.channel})"
+
+
+class PageAction(models.Model):
+    """A page's signed link or email reply that has acted. One row per page and action: the
+    unique constraint makes each link act once, even when two clicks race."""
+
+    page = models.ForeignKey(Page, on_delete=models.PROTECT, related_name="actions")
+    action = models.CharField(max_length=12)
+    via = models.CharField(max_length=20, blank=True)
+    acted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["page", "action"], name="page_action_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} through page {self.page_id}"

@@ -3,12 +3,13 @@
 from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from guardian.shortcuts import assign_perm
 
 from config.db import hot_cursor
 from incidents.models import (
+    EntryKind,
     Incident,
     IncidentGroupObjectPermission,
     IncidentUserObjectPermission,
@@ -105,6 +106,41 @@ def get_visible_incident(user, number, queryset=None) -> Incident:
         return visible_incidents(user, queryset).get(pk=int(number))
     except (Incident.DoesNotExist, ValueError, TypeError):
         raise Http404("No such incident.") from None
+
+
+def can_view(user, incident: Incident) -> bool:
+    return visible_incidents(user).filter(pk=incident.pk).exists()
+
+
+def hidden_ids(user, ids) -> set[int]:
+    """Those of these incident ids that this user may not see."""
+    ids = {int(i) for i in ids if i is not None}
+    if not ids:
+        return set()
+    return ids - set(visible_incidents(user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def visible_flag(user, outer_ref: str):
+    """An annotation: True where the incident named by `outer_ref` is visible to this user."""
+    return Exists(visible_incidents(user).filter(pk=OuterRef(outer_ref)))
+
+
+# Timeline entries that name another incident, and the data key naming it.
+LINKED_INCIDENT = {EntryKind.MERGED_INTO: "into", EntryKind.MERGE_RECEIVED: "from"}
+
+
+def hide_unseen_links(user, entries) -> list:
+    """Mark the entries that name an incident hidden from this user (`entry.hides_link`): they
+    are shown as "a restricted incident", without its number, title or note. Entries are
+    immutable and hash-chained, so the record keeps the names; only what is shown changes."""
+    entries = list(entries)
+    linked = {e.pk: e.data.get(LINKED_INCIDENT[e.kind]) for e in entries
+              if e.kind in LINKED_INCIDENT}
+    hidden = hidden_ids(user, linked.values())
+    for entry in entries:
+        entry.hides_link = entry.pk in linked and (linked[entry.pk] in hidden
+                                                   or linked[entry.pk] is None)
+    return entries
 
 
 def can_declare(user) -> bool:

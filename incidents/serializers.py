@@ -28,6 +28,9 @@ class IncidentSerializer(serializers.ModelSerializer):
     comms_lead = _usernames(read_only=True)
     responders = _usernames(many=True, read_only=True)
     declared_by = _usernames(read_only=True)
+    merged_into = serializers.SerializerMethodField(
+        help_text="Number of the incident this one was merged into; null when not merged, or "
+                  "when that incident is hidden from the caller.")
 
     class Meta:
         model = Incident
@@ -38,6 +41,11 @@ class IncidentSerializer(serializers.ModelSerializer):
             "mitigated_at", "resolved_at", "closed_at", "created_at", "updated_at",
         ]
         read_only_fields = fields
+
+    def get_merged_into(self, incident) -> int | None:
+        # Set by api._with_everything_shown for the caller; absent means not known visible.
+        return incident.merged_into_id if getattr(incident, "merged_into_visible", False) \
+            else None
 
 
 class IncidentFilterSerializer(serializers.Serializer):
@@ -97,7 +105,16 @@ class TimelineQuerySerializer(serializers.Serializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
+    """An entry as stored, except that one naming an incident hidden from the caller
+    (permissions.hide_unseen_links) keeps only its kind: no number, title or note."""
+
     actor = _usernames(read_only=True)
+
+    def to_representation(self, entry):
+        data = super().to_representation(entry)
+        if getattr(entry, "hides_link", False):
+            data.update(new_value="", note="", data={"restricted": True})
+        return data
 
     class Meta:
         model = TimelineEntry

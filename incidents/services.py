@@ -5,15 +5,17 @@ htmx views, the API, management commands and tasks all call these."""
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from incidents import escalation, lifecycle, permissions
+from incidents import escalation, lifecycle, page_links, permissions
 from incidents.models import (
     MILESTONES,
     TRANSITIONS,
     EntryKind,
     Incident,
+    PageAction,
+    PagePurpose,
     Severity,
     Status,
 )
@@ -135,15 +137,32 @@ def acknowledge(incident: Incident, *, by=None, actor_label: str = "") -> Incide
         return transition(incident, to=Status.ACKNOWLEDGED, by=by, actor_label=actor_label)
 
 
+class NotAllowed(DomainError):
+    """The person acting may not (or may no longer) do this (HTTP 403)."""
+
+
 def act_on_page(page, action: str, *, actor_label: str = "") -> Incident:
     """What a paged person asks from a page (its signed link, an email reply): acknowledge or
-    resolve its incident, as that person."""
-    if action == "acknowledge":
-        return acknowledge(page.incident, by=page.user, actor_label=actor_label)
-    if action == "resolve":
-        return transition(page.incident, to=Status.RESOLVED, by=page.user,
-                          actor_label=actor_label)
-    raise DomainError(f"Unknown page action {action!r}.", "action")
+    resolve its incident, as that person. Each (page, action) acts once, and only while the
+    person is active and may still see and change the incident: a link outlives neither a
+    deactivation nor a revoked grant."""
+    if action not in page_links.ACTIONS:
+        raise DomainError(f"Unknown page action {action!r}.", "action")
+    if page.purpose != PagePurpose.PAGE:
+        raise NotAllowed("This message was a notice; it cannot act on the incident.", "action")
+    user = type(page.user)._default_manager.get(pk=page.user_id)  # fresh: no cached perms
+    if not (user.is_active and permissions.can_edit(user)
+            and permissions.can_view(user, page.incident)):
+        raise NotAllowed(f"{user.get_username()} may no longer act on this incident.", "action")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                PageAction.objects.create(page=page, action=action, via=actor_label[:20])
+        except IntegrityError:
+            raise NotAllowed(f"This {action} link has already been used.", "action") from None
+        if action == "acknowledge":
+            return acknowledge(page.incident, by=user, actor_label=actor_label)
+        return transition(page.incident, to=Status.RESOLVED, by=user, actor_label=actor_label)
 
 
 def change_severity(incident: Incident, *, severity: str, by=None, actor_label: str = "",
@@ -350,9 +369,12 @@ def merge(incident: Incident, *, into: Incident, by=None, note: str = "") -> Inc
         gained_tiers = set(incident.customer_tiers.all()) - set(into.customer_tiers.all())
         into.services.add(*gained_services)
         into.customer_tiers.add(*gained_tiers)
+        # A restricted incident's title stays on its own timeline: the survivor's may be read
+        # by people the merged incident is hidden from (its number is hidden from them on
+        # display, permissions.hide_unseen_links).
         record(into, EntryKind.MERGE_RECEIVED, by, new=incident.reference, note=note, data={
             "from": incident.pk,
-            "title": incident.title,
+            **({"restricted": True} if incident.restricted else {"title": incident.title}),
             "services": sorted(s.slug for s in gained_services),
             "customer_tiers": sorted(t.slug for t in gained_tiers),
         })

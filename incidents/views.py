@@ -114,7 +114,7 @@ def _detail_context(request, incident, bound=None, show_all=None):
     entries = incident.timeline.select_related("actor").order_by("-seq")
     if not show_all:
         entries = entries[:TIMELINE_PAGE]
-    entries = list(reversed(entries))
+    entries = permissions.hide_unseen_links(user, reversed(entries))
     can_edit = permissions.can_edit(user, incident) and incident.status != "merged"
     forms_by_name = {
         "transition": forms.TransitionForm(incident=incident),
@@ -143,6 +143,7 @@ def _detail_context(request, incident, bound=None, show_all=None):
         "incident": incident,
         "entries": entries,
         "hidden_entries": incident.timeline_seq - len(entries),
+        "merged_into_visible": _merged_into_visible(user, incident),
         "last_seq": incident.timeline_seq,
         "can_edit": can_edit,
         "can_correct": can_edit and permissions.can_correct_milestones(user, incident),
@@ -152,6 +153,12 @@ def _detail_context(request, incident, bound=None, show_all=None):
         "teams": Team.objects.all() if incident.restricted else (),
         "bound_form": bound[1] if bound else None,
     }
+
+
+def _merged_into_visible(user, incident) -> bool:
+    """Whether the header may name the incident this one was merged into."""
+    return bool(incident.merged_into_id) and not permissions.hidden_ids(
+        user, [incident.merged_into_id])
 
 
 @login_required
@@ -170,8 +177,10 @@ def timeline_poll(request, number):
     if seq <= after:
         return HttpResponse(status=204 if status in OPEN_STATUSES else 286)
     incident = _incident(request, number)
-    entries = list(incident.timeline.filter(seq__gt=after).select_related("actor").order_by("seq"))
+    entries = permissions.hide_unseen_links(request.user, incident.timeline.filter(
+        seq__gt=after).select_related("actor").order_by("seq"))
     context = {"incident": incident, "entries": entries, "last_seq": entries[-1].seq,
+               "merged_into_visible": _merged_into_visible(request.user, incident),
                "poll_seconds": settings.RELAY_TIMELINE_POLL_SECONDS, "oob": True}
     return render(request, "incidents/detail.html#timeline-update", context)
 
@@ -304,15 +313,18 @@ def page_action(request, token, action):
     if action not in page_links.ACTIONS:
         raise Http404("No such action.")
     try:
-        page = page_links.page_for_token(token)
+        page = page_links.page_for_token(token, action)
     except signing.SignatureExpired:
         return _page_link_error(request, "This link has expired. Open the incident instead.")
-    except (signing.BadSignature, ValueError, KeyError, Page.DoesNotExist):
+    except (signing.BadSignature, ValueError, KeyError, TypeError, Page.DoesNotExist):
         return _page_link_error(request, "This link is not valid.")
     context = {"page": page, "incident": page.incident, "action": action, "done": False}
     if request.method == "POST":
         try:
-            services.act_on_page(page, action)
+            services.act_on_page(page, action, actor_label="page link")
+        except services.NotAllowed as error:
+            context["error"] = error.message
+            return render(request, "incidents/page_action.html", context, status=403)
         except (services.DomainError, ValidationError) as error:
             context["error"] = getattr(error, "message", None) or "; ".join(error.messages)
             return render(request, "incidents/page_action.html", context, status=409)

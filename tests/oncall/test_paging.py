@@ -44,7 +44,8 @@ def test_email_page_carries_signed_links_and_reply_token(ann, smtp_server):
     assert mail["Subject"] == f"[Relay] {incident.reference} P2: Checkout <502s>"
     body = mail.get_content()
     page = Page.objects.get(incident=incident)
-    assert page_links.page_for_token(_link(body, "acknowledge").split("/")[-3]) == page
+    assert page_links.page_for_token(_link(body, "acknowledge").split("/")[-3],
+                                     "acknowledge") == page
     assert _link(body, "resolve").endswith("/resolve/")
     assert page_links.page_for_reply_address(str(mail["Reply-To"])) == page
     assert page_links.page_for_message_id(mail["Message-ID"]) == page
@@ -67,13 +68,13 @@ def test_link_get_only_asks_and_post_acknowledges_as_the_paged_person(client, an
     assert incident.status == Status.ACKNOWLEDGED
     assert incident.timeline.get(kind=EntryKind.STATUS).actor == ann
     again = client.post(url)
-    assert again.status_code == 409 and b"already acknowledged" in again.content
+    assert again.status_code == 403 and b"already been used" in again.content
 
 
 def test_resolve_link_resolves(client, ann):
     incident = _page(ann, ("email", "ann@example.test"))
     page = Page.objects.get(incident=incident)
-    url = reverse("incidents:page-action", args=[page_links.token_for(page), "resolve"])
+    url = reverse("incidents:page-action", args=[page_links.token_for(page, "resolve"), "resolve"])
     assert client.post(url).status_code == 200
     incident.refresh_from_db()
     assert incident.status == Status.RESOLVED
@@ -82,7 +83,7 @@ def test_resolve_link_resolves(client, ann):
 def test_tampered_or_expired_links_are_refused(client, ann, settings):
     incident = _page(ann, ("email", "ann@example.test"))
     page = Page.objects.get(incident=incident)
-    token = page_links.token_for(page)
+    token = page_links.token_for(page, "acknowledge")
     bad = client.post(reverse("incidents:page-action", args=[token[:-2] + "xx", "acknowledge"]))
     assert bad.status_code == 400 and b"not valid" in bad.content
     settings.RELAY_PAGE_LINK_HOURS = 0  # the token carries its own timestamp

@@ -90,10 +90,10 @@ def test_reply_with_forged_token_or_unknown_word_is_refused(paged):
     assert incident.status == Status.TRIGGERED
 
 
-def test_second_ack_says_it_is_already_acknowledged(paged):
+def test_second_ack_reply_is_refused_as_used(paged):
     _, _, page_email = paged
     _ingest(_reply(page_email, "ack"))
-    with pytest.raises(CommandError, match="already acknowledged"):
+    with pytest.raises(CommandError, match="already been used"):
         _ingest(_reply(page_email, "ACK!"))
 
 

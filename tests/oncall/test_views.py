@@ -4,11 +4,12 @@ the dashboard panel, escalating by hand; permissions on each."""
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from incidents import escalation
-from incidents.models import EscalationRun, Page, Status
+from incidents.models import EntryKind, EscalationRun, Page, Status
 from oncall import policies, schedules, services
 from oncall.models import Override, Schedule, Swap, SwapState
 from tests.conftest import declare, make_team, make_user
@@ -183,14 +184,21 @@ def test_my_oncall_lists_shifts_and_pages_and_acknowledges(client, rota):
     assert EscalationRun.objects.get(incident=incident).state == "acknowledged"
 
 
-def test_my_oncall_hides_pages_of_restricted_incidents_i_cannot_see(client, rota):
+def test_being_paged_for_a_restricted_incident_grants_access_on_the_timeline(client, rota):
     _, ann = rota
     incident = declare(title="Secret breach", restricted=True,
                        escalation_policy=make_policy({"users": [ann]}))
+    html = _login(client, ann).get(reverse("incidents:my-oncall")).content.decode()
+    assert "Secret breach" not in html  # not paged yet: hidden
     escalation.advance(incident.escalation_run.pk)
     assert Page.objects.filter(user=ann).exists()
-    html = _login(client, ann).get(reverse("incidents:my-oncall")).content.decode()
-    assert "Secret breach" not in html
+    grant = incident.timeline.get(kind=EntryKind.RESTRICTION)
+    assert grant.data == {"granted_to": "user", "name": "ann", "reason": "paged"}
+    html = client.get(reverse("incidents:my-oncall")).content.decode()
+    assert "Secret breach" in html
+    with transaction.atomic():  # paged again (a later round): no second grant
+        escalation._grant_paged(incident, [ann])
+    assert incident.timeline.filter(kind=EntryKind.RESTRICTION).count() == 1
 
 
 def test_dashboard_shows_on_call_now_and_acknowledges_in_place(client, rota, responder):
