@@ -459,7 +459,7 @@ def test_grafana_request_signed_with_a_fresh_timestamp_is_accepted(client, servi
     assert Alert.objects.get().dedup_key == "c6eadffa33fcdf37"
 
 
-@pytest.mark.parametrize("age", [-301, 301, 86400])
+@pytest.mark.parametrize("age", [-303, 303, 86400])  # clear of the second the request takes
 def test_grafana_timestamp_too_far_from_now_is_401_even_when_signed(client, service, age):
     _, key = make_integration(service, "grafana", signing_secret=GRAFANA_SECRET)
     body, stamp = grafana_body(), str(int(time.time()) - age)
