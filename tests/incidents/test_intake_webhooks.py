@@ -152,7 +152,7 @@ def test_backoff_doubles_and_gives_up_after_max_attempts(subscription, service, 
         gaps.append(round((delivery.next_attempt_at - timezone.now()).total_seconds() / 30))
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.attempts == webhooks.MAX_ATTEMPTS
-    assert "ConnectionRefusedError" in delivery.last_error or "URLError" in delivery.last_error
+    assert delivery.last_error == "connection failed"  # never the socket's words (port scans)
     assert gaps[:4] == [1, 2, 4, 8]
 
 
