@@ -18,9 +18,15 @@ def send(url: str, message: Message) -> str:
                        "links": message.links, **message.data})
 
 
+def slack_escape(text: str) -> str:
+    """Slack's control characters as entities: an alert summary such as
+    `<https://evil.example|Acknowledge> <!channel>` must show as text, not as a link or a ping."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def send_slack(url: str, message: Message) -> str:
     """Slack's incoming-webhook shape: `text` as fallback, Block Kit with link buttons."""
-    subject, text = message.subject, message.text
+    subject, text = slack_escape(message.subject), slack_escape(message.text)
     buttons = [{"type": "button", "text": {"type": "plain_text", "text": name.capitalize()},
                 "url": link} for name, link in message.links.items()]
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{subject}*\n{text}"}}]
