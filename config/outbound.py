@@ -123,15 +123,11 @@ def validate_url(url: str) -> None:
     """Save-time check for forms, the admin and model fields: refuses what is refused for sure
     without a DNS lookup. Sending checks again, after resolving (DNS can change after saving)."""
     try:
-        has_userinfo = urlsplit(url).username is not None
+        if urlsplit(url).username is not None:
+            raise ValidationError(SAVE_USERINFO_ERROR, code="outbound")
         target = _parse(url)
     except (ValueError, OutboundError):
-        has_userinfo = False
-        target = None
-    if has_userinfo:
-        raise ValidationError(SAVE_USERINFO_ERROR, code="outbound")
-    if target is None:
-        raise ValidationError(SAVE_SCHEME_ERROR, code="outbound")
+        raise ValidationError(SAVE_SCHEME_ERROR, code="outbound") from None
     ip = _literal(target.host)
     local_name = target.host in _LOCAL_NAMES or target.host.endswith(".localhost")
     if (ip is not None and is_refused(ip)) or (local_name and not _local_name_allowed()):
