@@ -120,6 +120,19 @@ def test_slack_page_shows_alert_markup_as_text_and_keeps_the_real_buttons(ann, h
     assert buttons == {name.capitalize(): url for name, url in links.items()}
 
 
+@pytest.mark.parametrize("kind", ["webhook", "slack", "sms"])
+def test_pages_to_a_loopback_url_are_refused_in_safe_words(ann, http_receiver, settings, kind):
+    settings.RELAY_OUTBOUND_ALLOW = ()
+    settings.RELAY_SMS_GATEWAY_URL = http_receiver.url
+    address = "+4915112345678" if kind == "sms" else http_receiver.url  # saved before the check
+    incident = _page(ann, (kind, address))
+    page = Page.objects.get(incident=incident)
+    assert delivery.deliver(page.pk) == PageStatus.PENDING
+    page.refresh_from_db()
+    assert page.last_error == "refused: private address"
+    assert http_receiver.requests == []
+
+
 def test_sms_and_voice_go_through_the_gateway(ann, http_receiver, settings):
     settings.RELAY_SMS_GATEWAY_URL = http_receiver.url
     incident = _page(ann, ("sms", "+4915112345678"), ("voice", "+4915112345678"))
