@@ -83,6 +83,8 @@ def environment(db_url: str, redis_url: str, workers: int, receiver: str) -> dic
         ALLOWED_HOSTS="127.0.0.1", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
         Q_CLUSTER_NAME=f"relay-escbench-{uuid.uuid4().hex[:8]}", Q_WORKERS=str(workers),
         Q_SYNC="0", SITE_URL="http://127.0.0.1:8000", RECEIVER_URL=receiver,
+        # The receiver is on loopback, which config.outbound refuses unless allowed.
+        RELAY_OUTBOUND_ALLOW="127.0.0.0/8",
         STATICFILES_STORAGE="django.contrib.staticfiles.storage.StaticFilesStorage",
     )
     return env

@@ -1,5 +1,6 @@
 """Strict readers for settings from the environment: a junk value stops start-up with a sentence."""
 
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -44,3 +45,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated CIDR ranges, such as "10.20.0.0/16,fd00::/8" (empty: none)."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            # strict: "10.0.0.1/8" has host bits set, a sign of a typo rather than a range
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} has {item!r}, which is not a network in CIDR form such as 10.0.0.0/8."
+            ) from None
+    return tuple(networks)

@@ -10,7 +10,7 @@ import dj_database_url
 from csp.constants import NONCE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -277,6 +277,10 @@ RELAY_DASHBOARD_POLL_SECONDS = env_int("RELAY_DASHBOARD_POLL_SECONDS", 15, minim
 # gateway relays to the carrier (empty: SMS and voice methods fail and are reported).
 RELAY_WEBHOOK_TIMEOUT = env_int("RELAY_WEBHOOK_TIMEOUT", 10, minimum=1)
 RELAY_SMS_GATEWAY_URL = env_str("RELAY_SMS_GATEWAY_URL", "")
+# Webhooks, Slack-style pages and the SMS gateway never reach private, loopback or link-local
+# addresses (config/outbound.py), except inside these comma-separated CIDR ranges, for example an
+# internal gateway: RELAY_OUTBOUND_ALLOW=10.20.0.0/16. Empty by default.
+RELAY_OUTBOUND_ALLOW = env_networks("RELAY_OUTBOUND_ALLOW")
 # Acknowledge/resolve links in pages stop working after this many hours.
 RELAY_PAGE_LINK_HOURS = env_int("RELAY_PAGE_LINK_HOURS", 24, minimum=1)
 # Shared secret the mail system sends (Authorization: Bearer …) when it posts a reply to a page

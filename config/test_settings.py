@@ -10,6 +10,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+# Tests send webhooks and pages to receivers on loopback; tests of the refusal override this.
+os.environ.setdefault("RELAY_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128")
 os.environ.setdefault(
     "STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage"
 )

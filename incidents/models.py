@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from config import outbound
 from oncall.models import ContactKind, ContactMethod, EscalationPolicy, Team
 
 
@@ -606,7 +607,8 @@ class WebhookSubscription(models.Model):
         Service, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks",
         help_text="Leave empty for incidents of every service.",
     )
-    url = models.URLField(max_length=2000)
+    # The save-time check; config.outbound checks again when sending (DNS can change).
+    url = models.URLField(max_length=2000, validators=[outbound.validate_url])
     secret = models.CharField(max_length=128, help_text="Signs each body (HMAC-SHA256).")
     events = models.JSONField(default=list, help_text="Event names; empty for all.")
     active = models.BooleanField(default=True)

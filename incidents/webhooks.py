@@ -3,6 +3,7 @@
 timeline.record() calls enqueue() for every entry, in the transaction of the change, so each event
 is an outbox row (WebhookDelivery) before anything leaves the process. A task claims the row,
 signs the body (HMAC-SHA256 over "<timestamp>.<body>") and retries with exponential backoff.
+The POST itself goes through config.outbound, which refuses private addresses and redirects.
 """
 
 import hashlib
@@ -10,8 +11,6 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from config import outbound
 from incidents.models import (
     DeliveryStatus,
     EntryKind,
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=30)
-TIMEOUT_SECONDS = 10
 CLAIM_EXPIRY = timedelta(minutes=5)  # a worker killed mid-delivery releases its claim after this
 DELIVER_TASK = "incidents.tasks.deliver_webhook"
 SIGNATURE_HEADER = "X-Relay-Signature"
@@ -126,27 +125,19 @@ def deliver(delivery_id: int) -> str:
 
 
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
-    url = delivery.subscription.url
-    if not url.startswith(("http://", "https://")):
-        return None, "Only http and https URLs are delivered to."
     body = json.dumps(delivery.payload, sort_keys=True).encode()
     timestamp = str(int(time.time()))
-    # The scheme was checked above (S310: no file: or custom schemes).
-    request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
-        "Content-Type": "application/json",
-        "User-Agent": "Relay-Webhooks/1",
-        "X-Relay-Event": delivery.event,
-        "X-Relay-Delivery": str(delivery.pk),
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: sign(delivery.subscription.secret, timestamp, body),
-    })
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            return response.status, ""
-    except urllib.error.HTTPError as error:
-        return error.code, f"HTTP {error.code} {error.reason}"
-    except (OSError, ValueError) as error:
-        return None, f"{type(error).__name__}: {error}"
+        response = outbound.post_json(delivery.subscription.url, body, headers={
+            "User-Agent": "Relay-Webhooks/1",
+            "X-Relay-Event": delivery.event,
+            "X-Relay-Delivery": str(delivery.pk),
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(delivery.subscription.secret, timestamp, body),
+        })
+    except outbound.OutboundError as error:
+        return error.status, str(error)
+    return response.status, ""
 
 
 def _record_attempt(delivery: WebhookDelivery, code: int | None, error: str) -> None:

@@ -15,6 +15,8 @@ from django.core.validators import (
 from django.db import models
 from django.db.models import F, Q
 
+from config import outbound
+
 
 class Team(models.Model):
     """A team owns services. Its members are the users of its auth group, so granting a team
@@ -261,12 +263,17 @@ _PHONE = RegexValidator(r"^\+[1-9][0-9]{6,14}$",
                         "Give the number in international form, such as +4915112345678.")
 
 
+def _outbound_url(address: str) -> None:
+    URLValidator(schemes=["http", "https"])(address)
+    outbound.validate_url(address)  # no private or local addresses (sending checks again)
+
+
 def validate_address(kind: str, address: str) -> None:
     """Raise a ValidationError on `address` when it cannot work for a method of `kind`."""
     validators = {
         ContactKind.EMAIL: EmailValidator(),
-        ContactKind.WEBHOOK: URLValidator(schemes=["http", "https"]),
-        ContactKind.SLACK: URLValidator(schemes=["http", "https"]),
+        ContactKind.WEBHOOK: _outbound_url,
+        ContactKind.SLACK: _outbound_url,
         ContactKind.SMS: _PHONE,
         ContactKind.VOICE: _PHONE,
     }

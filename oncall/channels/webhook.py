@@ -1,28 +1,16 @@
 """Webhook and Slack-style incoming-webhook senders over plain HTTP(S) POST."""
 
-import json
-import urllib.error
-import urllib.request
-
-from django.conf import settings
-
+from config import outbound
 from oncall.channels.base import ChannelError, Message
 
 
 def post_json(url: str, payload: dict) -> str:
-    if not url.startswith(("http://", "https://")):  # never file: or other schemes
-        raise ChannelError(f"Not an http(s) URL: {url}")
-    request = urllib.request.Request(  # noqa: S310 — scheme checked above
-        url, data=json.dumps(payload).encode(), method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "Relay/1"})
     try:
-        timeout = settings.RELAY_WEBHOOK_TIMEOUT
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return f"HTTP {response.status}"
-    except urllib.error.HTTPError as error:
-        raise ChannelError(f"HTTP {error.code} from {url}") from error
-    except (urllib.error.URLError, OSError) as error:
-        raise ChannelError(f"Cannot reach {url}: {getattr(error, 'reason', error)}") from error
+        response = outbound.post_json(url, payload)
+    except outbound.OutboundError as error:
+        # Only config.outbound's fixed phrases: this text reaches the incident timeline.
+        raise ChannelError(str(error)) from None
+    return f"HTTP {response.status}"
 
 
 def send(url: str, message: Message) -> str:
@@ -30,12 +18,18 @@ def send(url: str, message: Message) -> str:
                        "links": message.links, **message.data})
 
 
+def slack_escape(text: str) -> str:
+    """Slack's control characters as entities: an alert summary such as
+    `<https://evil.example|Acknowledge> <!channel>` must show as text, not as a link or a ping."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def send_slack(url: str, message: Message) -> str:
     """Slack's incoming-webhook shape: `text` as fallback, Block Kit with link buttons."""
+    subject, text = slack_escape(message.subject), slack_escape(message.text)
     buttons = [{"type": "button", "text": {"type": "plain_text", "text": name.capitalize()},
-                "url": url} for name, url in message.links.items()]
-    blocks = [{"type": "section", "text": {"type": "mrkdwn",
-                                           "text": f"*{message.subject}*\n{message.text}"}}]
+                "url": link} for name, link in message.links.items()]
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{subject}*\n{text}"}}]
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
-    return post_json(url, {"text": f"{message.subject}\n{message.text}", "blocks": blocks})
+    return post_json(url, {"text": f"{subject}\n{text}", "blocks": blocks})

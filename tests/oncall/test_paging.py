@@ -23,11 +23,11 @@ def ann(db):
     return make_user("ann", "Responders")
 
 
-def _page(ann, *contacts, steps=None):
+def _page(ann, *contacts, steps=None, title="Checkout <502s>"):
     for kind, address in contacts:
         add_contact(ann, kind, address)
     policy = make_policy(*(steps or [{"users": [ann]}]))
-    incident = declare(title="Checkout <502s>", escalation_policy=policy)
+    incident = declare(title=title, escalation_policy=policy)
     escalation.advance(incident.escalation_run.pk)
     return incident
 
@@ -105,6 +105,33 @@ def test_webhook_and_slack_payloads_carry_the_same_links(ann, http_receiver):
     assert buttons["Acknowledge"].split("/")[-2:] == generic["links"]["acknowledge"].split("/")[-2:]
     assert slack["text"].startswith(f"[Relay] {incident.reference}")
     assert slack["blocks"][0]["text"]["type"] == "mrkdwn"
+
+
+def test_slack_page_shows_alert_markup_as_text_and_keeps_the_real_buttons(ann, http_receiver):
+    summary = "<https://evil.example|Click here to acknowledge> <!channel>"
+    incident = _page(ann, ("slack", http_receiver.url), title=summary)
+    escalation.tick()
+    [(_, slack)] = http_receiver.requests
+    escaped = "&lt;https://evil.example|Click here to acknowledge&gt; &lt;!channel&gt;"
+    section = slack["blocks"][0]["text"]["text"]
+    assert escaped in slack["text"] and escaped in section
+    assert "<" not in slack["text"] + section  # no fake link, no @channel
+    links = page_links.links_for(Page.objects.get(incident=incident))
+    buttons = {b["text"]["text"]: b["url"] for b in slack["blocks"][1]["elements"]}
+    assert buttons == {name.capitalize(): url for name, url in links.items()}
+
+
+@pytest.mark.parametrize("kind", ["webhook", "slack", "sms"])
+def test_pages_to_a_loopback_url_are_refused_in_safe_words(ann, http_receiver, settings, kind):
+    settings.RELAY_OUTBOUND_ALLOW = ()
+    settings.RELAY_SMS_GATEWAY_URL = http_receiver.url
+    address = "+4915112345678" if kind == "sms" else http_receiver.url  # saved before the check
+    incident = _page(ann, (kind, address))
+    page = Page.objects.get(incident=incident)
+    assert delivery.deliver(page.pk) == PageStatus.PENDING
+    page.refresh_from_db()
+    assert page.last_error == "refused: private address"
+    assert http_receiver.requests == []
 
 
 def test_sms_and_voice_go_through_the_gateway(ann, http_receiver, settings):
