@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0012_alert_fillfactor'),
+        ('incidents', '0013_page_action_once'),
     ]
 
     operations = [
