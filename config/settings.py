@@ -280,13 +280,22 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Every handler redacts secrets carried in URLs and headers (config/log_filters.py). Django's
+# own default handlers (on `django` and `django.server`) would print unredacted copies, so those
+# loggers are named here, which replaces their handlers with ours.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "config.log_filters.RedactSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": ["console"], "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 RELAY_INCIDENTS_PER_PAGE = 25
