@@ -22,8 +22,10 @@ migrate: install
 demo: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 
-# Web server and django-q2 worker in one foreground command; Ctrl-C stops both.
+# gunicorn and a django-q2 worker in one foreground command; Ctrl-C stops both. collectstatic
+# so /static/ also works with DEBUG=0 (whitenoise's manifest), not only through the finders.
 run: demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
 	DEBUG=$${DEBUG:-1} $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 # System packages the tests drive: Debian's chromium (browser tests) and prometheus-alertmanager

@@ -4,6 +4,7 @@ With no environment at all Relay runs locally on SQLite with django-q2's ORM bro
 sets DATABASE_URL (PostgreSQL), SECRET_KEY, ALLOWED_HOSTS and usually REDIS_URL; see README.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_q",
     "csp",
+    "axes",
     "oncall",
     "incidents",
     "comms",
@@ -61,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so it sees the login view's response and can turn a lockout into our own page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -129,6 +133,8 @@ if _redis_url:
     }
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked account or address before any password is checked.
+    "axes.backends.AxesBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -141,6 +147,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes) on the portal and admin logins. Account and address lock
+# separately: guessing one account from many addresses, or many accounts from one address, both
+# trip. Attempts live in the database, so every web process shares them; a failure while locked
+# restarts the cool-off, so the page can say exactly how long to wait. Unlock: delete the access
+# attempts in the admin, or `manage.py axes_reset_username <name>` / `axes_reset`.
+RELAY_LOGIN_FAILURE_LIMIT = env_int("RELAY_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+RELAY_LOGIN_COOLOFF_MINUTES = env_int("RELAY_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = RELAY_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=RELAY_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.login_throttle.lockout_response"
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -260,13 +280,22 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Every handler redacts secrets carried in URLs and headers (config/log_filters.py). Django's
+# own default handlers (on `django` and `django.server`) would print unredacted copies, so those
+# loggers are named here, which replaces their handlers with ours.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "config.log_filters.RedactSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": ["console"], "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 RELAY_INCIDENTS_PER_PAGE = 25

@@ -22,3 +22,11 @@ def test_manage_with_a_database_but_no_secret_refuses_with_a_sentence():
     result = _manage("check", DATABASE_URL="postgres://nobody@127.0.0.1:1/none")
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_serve_help_names_gunicorn_and_keeps_runserver_for_development():
+    result = _manage("serve", "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "gunicorn" in text
+    assert "runserver" in text and "not for production" in text

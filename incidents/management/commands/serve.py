@@ -8,7 +8,11 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     help = (
-        "Run the web server and a django-q2 worker together in the foreground; Ctrl-C stops both."
+        "Serve Relay: gunicorn (threads, deep listen backlog; settings in config/gunicorn_conf.py) "
+        "and a django-q2 worker in the foreground. Ctrl-C stops both; if either stops on its own "
+        "the other is stopped too and the command exits non-zero. For development with code "
+        "reloading use `manage.py runserver` and `manage.py qcluster` instead: runserver is not "
+        "for production (its listen backlog refuses bursts of alert senders)."
     )
 
     def add_arguments(self, parser):
@@ -16,12 +20,23 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000")
 
     def handle(self, *args, host, port, **options):
-        manage = [sys.executable, "manage.py"]
         children = [
-            subprocess.Popen([*manage, "runserver", "--noreload", f"{host}:{port}"]),  # noqa: S603
-            subprocess.Popen([*manage, "qcluster"]),  # noqa: S603
+            subprocess.Popen(self._gunicorn(host, port)),  # noqa: S603
+            subprocess.Popen([sys.executable, "manage.py", "qcluster"]),  # noqa: S603
         ]
         self.stdout.write(f"Relay on http://{host}:{port}/ with a django-q2 worker. Ctrl-C stops.")
+        self.stdout.flush()
+        stopping = self._wait(children)
+        codes = self._stop(children)
+        if not stopping:
+            raise SystemExit(f"A Relay process stopped unexpectedly (exit codes {codes}).")
+
+    def _gunicorn(self, host, port):
+        return [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn_conf",
+                "--bind", f"{host}:{port}"]
+
+    def _wait(self, children) -> bool:
+        """Until a signal (True) or a child stopping on its own (False)."""
         stopping = False
 
         def stop(signum, frame):
@@ -30,18 +45,20 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        # If either child dies on its own, take the other one down too.
         while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.5)
+            time.sleep(0.2)
+        return stopping
+
+    def _stop(self, children) -> list[int]:
+        # SIGINT: gunicorn's and qcluster's quick shutdown, what Ctrl-C in a terminal sends.
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 15
         for child in children:
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
-        codes = [child.returncode for child in children]
-        if not stopping and any(codes):
-            raise SystemExit(f"A Relay process stopped unexpectedly (exit codes {codes}).")
+                child.wait()
+        return [child.returncode for child in children]
