@@ -21,6 +21,17 @@ def lockout_message() -> str:
             f"{unit} or ask an administrator to unlock it.")
 
 
+def client_address(request) -> str:
+    """The address a sign-in counts against (see RELAY_TRUSTED_PROXIES in settings)."""
+    proxies = settings.RELAY_TRUSTED_PROXIES
+    remote = request.META.get("REMOTE_ADDR", "")
+    if not proxies:
+        return remote
+    chain = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+             if a.strip()]
+    return chain[-proxies] if len(chain) >= proxies else remote
+
+
 def lockout_response(request, original_response=None, credentials=None):
     message = lockout_message()
     if isinstance(original_response, TemplateResponse) and _form_of(original_response):

@@ -104,3 +104,29 @@ def test_api_token_is_not_throttled_by_a_locked_account(responder):
     _, raw = ApiToken.issue(responder, "ci")
     response = Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/incidents/")
     assert response.status_code == 200
+
+
+def test_behind_trusted_proxies_the_forwarded_client_address_is_locked(responder, settings):
+    settings.RELAY_TRUSTED_PROXIES = 1
+    proxy = "10.0.0.5"
+
+    def through_proxy(username, client_address, claimed="203.0.113.9"):
+        # The proxy appends the address it saw; what stands left of it the client wrote.
+        forwarded = f"{claimed}, {client_address}"
+        return Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded) \
+            .post(LOGIN, {"username": username, "password": "wrong"})
+
+    for n in range(LIMIT):  # many accounts from one client, which claims a new address each time
+        through_proxy(f"ghost{n}", "192.0.2.50", claimed=f"203.0.113.{n}")
+    other = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="192.0.2.51")
+    response = other.post(LOGIN, {"username": "responder", "password": "pw-responder"})
+    assert response.status_code == 302  # another client behind the same proxy is not locked
+    locked = through_proxy("responder", "192.0.2.50")
+    assert_locked(locked)
+
+
+def test_without_trusted_proxies_a_forged_forwarded_header_changes_nothing(responder):
+    for n in range(LIMIT):
+        Client(REMOTE_ADDR="192.0.2.60", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").post(
+            LOGIN, {"username": f"ghost{n}", "password": "wrong"})
+    assert_locked(sign_in("responder", "pw-responder", address="192.0.2.60"))
