@@ -274,3 +274,9 @@ def test_service_page_renders_after_a_refused_start(client, commander, service):
                          "started_at": OUT_OF_RANGE[0]}))
     client.force_login(commander)
     assert client.get(f"/services/{service.slug}/").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["service=%00", "team=a%00", "q=%00"])
+def test_dashboard_filter_with_nul_is_not_a_500(client, responder, query):
+    client.force_login(responder)
+    assert client.get(f"/?{query}").status_code < 500
