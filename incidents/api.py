@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework import permissions as drf_permissions
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -77,7 +76,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     serializer_class = IncidentSerializer
     permission_classes = [drf_permissions.IsAuthenticated, IncidentAccess]
-    parser_classes = [JSONParser]
     lookup_url_kwarg = "number"
     queryset = Incident.objects.none()  # for the schema; requests use the visibility filter
 

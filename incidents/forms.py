@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
+from config import timerange
 from incidents.models import CustomerTier, Incident, Service, Severity, Status
 from incidents.queries import parse_reference
 from incidents.services import DESCRIPTION_MAX, NOTE_MAX, TITLE_MAX
@@ -104,17 +105,19 @@ class UTCDateTimeInput(forms.DateTimeInput):
         return value
 
 
+def _milestone(label: str, required: bool = True) -> forms.DateTimeField:
+    return forms.DateTimeField(required=required, label=label, validators=[timerange.validate],
+                               widget=UTCDateTimeInput(attrs={"step": 1}))
+
+
 class MilestonesForm(forms.Form):
     """Times are entered and shown in UTC, the one clock every responder shares."""
 
-    started_at = forms.DateTimeField(widget=UTCDateTimeInput(attrs={"step": 1}), label="Started")
-    detected_at = forms.DateTimeField(widget=UTCDateTimeInput(attrs={"step": 1}), label="Detected")
-    acknowledged_at = forms.DateTimeField(required=False, label="Acknowledged",
-                                          widget=UTCDateTimeInput(attrs={"step": 1}))
-    mitigated_at = forms.DateTimeField(required=False, label="Mitigated",
-                                       widget=UTCDateTimeInput(attrs={"step": 1}))
-    resolved_at = forms.DateTimeField(required=False, label="Resolved",
-                                      widget=UTCDateTimeInput(attrs={"step": 1}))
+    started_at = _milestone("Started")
+    detected_at = _milestone("Detected")
+    acknowledged_at = _milestone("Acknowledged", required=False)
+    mitigated_at = _milestone("Mitigated", required=False)
+    resolved_at = _milestone("Resolved", required=False)
     note = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.TextInput(
         attrs={"id": "id_milestones_note", "placeholder": "Why the correction"}))
 

@@ -183,6 +183,11 @@ def check_signature(ref: IntegrationRef, body: bytes, signature: str | None,
         return
     if not signature:
         raise BadSignature(f"This integration requires the {SIGNATURE_HEADER} header.")
+    if not signature.isascii():
+        # compare_digest takes only ASCII text; anything else cannot be our hex digest.
+        raise BadSignature(f"The {SIGNATURE_HEADER} header is not a hex digest.")
+    if timestamp and not timestamp.isascii():
+        raise BadSignature(f"The {TIMESTAMP_HEADER} header is not a Unix time in seconds.")
     signed = body if not timestamp else timestamp.encode() + b":" + body
     expected = hmac.new(ref.signing_secret.encode(), signed, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.strip().lower()):

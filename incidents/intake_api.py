@@ -5,18 +5,18 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework import permissions as drf_permissions
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from config.api_input import SlugRelatedField
 from incidents import intake, permissions
 from incidents.models import Integration, IntegrationFormat, Service
 from oncall.models import EscalationPolicy, Team
 
 
 class ServiceSerializer(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(),
+    team = SlugRelatedField(slug_field="slug", queryset=Team.objects.all(),
                                         required=False, allow_null=True)
-    escalation_policy = serializers.SlugRelatedField(
+    escalation_policy = SlugRelatedField(
         slug_field="name", queryset=EscalationPolicy.objects.all(), required=False,
         allow_null=True)
 
@@ -28,7 +28,7 @@ class ServiceSerializer(serializers.ModelSerializer):
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
-    service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
+    service = SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
     format = serializers.ChoiceField(choices=[
         c for c in IntegrationFormat.choices if c[0] != IntegrationFormat.HEARTBEAT])
 
@@ -63,8 +63,9 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                      mixins.UpdateModelMixin, viewsets.GenericViewSet):
     serializer_class = ServiceSerializer
     permission_classes = [drf_permissions.IsAuthenticated, IntakeAccess]
-    parser_classes = [JSONParser]
     lookup_field = "slug"
+    # Only slug characters reach the query (a NUL would be a DataError on PostgreSQL): 404.
+    lookup_value_regex = r"[-\w]+"
     queryset = Service.objects.select_related("team", "escalation_policy").order_by("name")
 
 
@@ -72,7 +73,6 @@ class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                          mixins.UpdateModelMixin, viewsets.GenericViewSet):
     serializer_class = IntegrationSerializer
     permission_classes = [drf_permissions.IsAuthenticated, IntakeAccess]
-    parser_classes = [JSONParser]
     queryset = Integration.objects.select_related("service").exclude(
         format=IntegrationFormat.HEARTBEAT).order_by("id")
 

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from config import outbound
+from config import outbound, timerange
 from oncall.models import ContactKind, ContactMethod, EscalationPolicy, Team
 
 
@@ -566,6 +566,9 @@ class MaintenanceWindow(models.Model):
 
     def __str__(self):
         return f"{self.service}: {self.reason}"
+
+    def clean(self):
+        timerange.check(starts_at=self.starts_at, ends_at=self.ends_at)
 
 
 class Heartbeat(models.Model):

@@ -4,6 +4,8 @@ incidents.services decides what is allowed."""
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from config import timerange
+from config.api_input import SlugRelatedField
 from incidents import services
 from incidents.models import CustomerTier, Incident, Service, Severity, Status, TimelineEntry
 
@@ -11,7 +13,7 @@ FILTER_STATUSES = [("all", "All"), ("open", "Open"), ("closed", "Closed"), *Stat
 
 
 def _usernames(**kwargs):
-    return serializers.SlugRelatedField(slug_field="username", **kwargs)
+    return SlugRelatedField(slug_field="username", **kwargs)
 
 
 def _user_lookup(**kwargs):
@@ -22,8 +24,8 @@ def _user_lookup(**kwargs):
 
 class IncidentSerializer(serializers.ModelSerializer):
     number = serializers.IntegerField(source="pk", read_only=True)
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    customer_tiers = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    services = SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    customer_tiers = SlugRelatedField(slug_field="slug", many=True, read_only=True)
     commander = _usernames(read_only=True)
     comms_lead = _usernames(read_only=True)
     responders = _usernames(many=True, read_only=True)
@@ -69,12 +71,12 @@ class DeclareSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     description = serializers.CharField(
         max_length=services.DESCRIPTION_MAX, allow_blank=True, required=False)
-    services = serializers.SlugRelatedField(
+    services = SlugRelatedField(
         slug_field="slug", queryset=Service.objects.all(), many=True, required=False)
-    customer_tiers = serializers.SlugRelatedField(
+    customer_tiers = SlugRelatedField(
         slug_field="slug", queryset=CustomerTier.objects.all(), many=True, required=False)
     restricted = serializers.BooleanField(default=False)
-    started_at = serializers.DateTimeField(required=False)
+    started_at = serializers.DateTimeField(required=False, validators=[timerange.validate])
 
 
 class TransitionSerializer(serializers.Serializer):

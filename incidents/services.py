@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import timerange
 from incidents import escalation, lifecycle, page_links, permissions
 from incidents.models import (
     MILESTONES,
@@ -77,6 +78,7 @@ def declare(*, title: str, severity: str, by=None, actor_label: str = "", descri
     title = _clean_text(title, "title", TITLE_MAX, required=True)
     description = _clean_text(description, "description", DESCRIPTION_MAX, required=False)
     severity = _clean_severity(severity)
+    timerange.check(started_at=started_at)
     now = timezone.now()
     if started_at and started_at > now:
         raise ValidationError({"started_at": "The start cannot be in the future."})
@@ -298,7 +300,11 @@ def _validate_milestones(incident: Incident, proposed: dict) -> None:
     if incident.status != Status.RESOLVED and proposed["resolved_at"] is not None:
         errors["resolved_at"] = "Only a resolved incident has a resolution time."
     for name, value in proposed.items():
-        if value is not None and value > now and name not in errors:
+        if value is None or name in errors:
+            continue
+        if not timerange.in_range(value):
+            errors[name] = timerange.MESSAGE
+        elif value > now:
             errors[name] = "Cannot be in the future."
     previous = None
     for name in MILESTONES:

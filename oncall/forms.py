@@ -1,14 +1,18 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from config import timerange
 from oncall.rotation import to_instant
 
 
 class _PeriodForm(forms.Form):
     """A period entered as wall-clock times in the schedule's time zone."""
 
-    start = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    end = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    # In range before clean() converts the wall times: year 1 or 9999 overflows there.
+    start = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                validators=[timerange.validate])
+    end = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                              validators=[timerange.validate])
     note = forms.CharField(max_length=200, required=False)
 
     def __init__(self, *args, schedule, **kwargs):

@@ -15,7 +15,7 @@ from django.core.validators import (
 from django.db import models
 from django.db.models import F, Q
 
-from config import outbound
+from config import outbound, timerange
 
 
 class Team(models.Model):
@@ -136,6 +136,7 @@ class Layer(models.Model):
         return f"{self.schedule} · {self.name}"
 
     def clean(self):
+        timerange.check(start_date=self.start_date)
         if (self.restrict_start is None) != (self.restrict_end is None):
             raise ValidationError({"restrict_end": "Give both ends of the daily window, or none."})
         days = self.restrict_weekdays or []
@@ -185,6 +186,9 @@ class Override(models.Model):
 
     def __str__(self):
         return f"{self.user} covers {self.schedule} {self.start:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        timerange.check(start=self.start, end=self.end)
 
 
 class CalendarFeed(models.Model):
@@ -377,6 +381,9 @@ class Swap(models.Model):
 
     def __str__(self):
         return f"{self.offered_by} offers {self.schedule} {self.start:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        timerange.check(start=self.start, end=self.end)
 
 
 class HandoffNotice(models.Model):

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import timerange
 from oncall import channels, schedules
 from oncall.channels import Message
 from oncall.models import (
@@ -33,6 +34,7 @@ class SwapError(Exception):
 def _check_period(start: datetime | None, end: datetime | None) -> None:
     if start is None or end is None:
         raise ValidationError({"start": "Give a start and an end."})
+    timerange.check(start=start, end=end)
     if end <= start:
         raise ValidationError({"end": "The end must be after the start."})
     if end - start > MAX_OVERRIDE:

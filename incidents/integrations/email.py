@@ -1,10 +1,16 @@
 """A raw RFC 822 message (posted by an MTA pipe or `manage.py ingest_email`): the subject is the
 summary, the plain-text body the details, the Message-ID the dedup key unless the integration
-says to deduplicate by subject (and sender)."""
+says to deduplicate by subject (and sender).
+
+Text PostgreSQL cannot store is replaced, not refused: NUL bytes, and the surrogates that
+decoding undeclared 8-bit headers leaves behind (surrogateescape), become U+FFFD in the subject,
+headers and body. A mail pipe cannot read a 400, and an alert with a mangled character is worth
+more than a lost one. Only a message with nothing usable (no Subject) is refused."""
 
 from email import policy
 from email.parser import BytesParser
 
+from config.strictjson import scrub
 from incidents.integrations.events import (
     SUMMARY_MAX,
     Action,
@@ -20,20 +26,24 @@ def parse(message: bytes, dedup_by: str = "message_id") -> list[AlertEvent]:
     if not message.strip():
         raise PayloadError("body", "An RFC 822 message is required.")
     parsed = BytesParser(policy=policy.default).parsebytes(message)
-    subject = " ".join(str(parsed.get("Subject", "")).split())
+    subject = " ".join(_header(parsed, "Subject").split())
     if not subject:
         raise PayloadError("Subject", "The message needs a Subject header.")
-    sender = str(parsed.get("From", ""))
-    message_id = str(parsed.get("Message-ID", "")).strip()
+    sender = _header(parsed, "From")
+    message_id = _header(parsed, "Message-ID").strip()
     return [AlertEvent(
         action=Action.TRIGGER,
         dedup_key=_dedup_key(dedup_by, message_id, subject, sender)[:255],
         summary=subject[:SUMMARY_MAX],
         source=sender[:255],
-        details={"body": _text_body(parsed), "from": sender, "to": str(parsed.get("To", "")),
-                 "date": str(parsed.get("Date", ""))},
+        details={"body": scrub(_text_body(parsed)), "from": sender,
+                 "to": _header(parsed, "To"), "date": _header(parsed, "Date")},
         raw={"message_id": message_id, "subject": subject, "from": sender},
     )]
+
+
+def _header(parsed, name: str) -> str:
+    return scrub(str(parsed.get(name, "")))
 
 
 def _text_body(parsed) -> str:

@@ -6,12 +6,11 @@ Error contract, the same on every endpoint and in PagerDuty's shape so its clien
 with Retry-After over the integration's rate; on Grafana's endpoint 401 for a missing, wrong or
 stale signature."""
 
-import json
-
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config import strictjson
 from incidents import heartbeats, intake
 from incidents.integrations import JSON_PARSERS, RAW_PARSERS, generic, pagerduty
 from incidents.integrations.events import PayloadError
@@ -54,10 +53,11 @@ def _body(request) -> bytes:
 
 
 def _json(body: bytes):
+    # Strict: what PostgreSQL would refuse later is refused here, before anything is stored.
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise Rejected(invalid(PayloadError("body", f"Malformed JSON: {error}."))) from None
+        return strictjson.loads(body)
+    except strictjson.StrictJSONError as error:
+        raise Rejected(invalid(PayloadError(error.path or "body", error.message))) from None
 
 
 def _integration(key: str, format: str) -> intake.IntegrationRef:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.utils.dateparse import parse_datetime
 
+from config import timerange
 from incidents.models import Severity
 
 
@@ -109,6 +110,8 @@ def optional_datetime(payload: dict, name: str, prefix: str = "") -> datetime | 
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise PayloadError(prefix + name, "Must be an ISO 8601 date-time with a time zone.")
+    if not timerange.in_range(parsed):
+        raise PayloadError(prefix + name, timerange.MESSAGE)
     return parsed
 
 
