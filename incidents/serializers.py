@@ -24,10 +24,11 @@ class IncidentSerializer(serializers.ModelSerializer):
     number = serializers.IntegerField(source="pk", read_only=True)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     customer_tiers = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    commander = _usernames(read_only=True)
-    comms_lead = _usernames(read_only=True)
+    # Null when unassigned, or declared by an alert rather than a person.
+    commander = _usernames(read_only=True, allow_null=True)
+    comms_lead = _usernames(read_only=True, allow_null=True)
     responders = _usernames(many=True, read_only=True)
-    declared_by = _usernames(read_only=True)
+    declared_by = _usernames(read_only=True, allow_null=True)
 
     class Meta:
         model = Incident
@@ -97,7 +98,8 @@ class TimelineQuerySerializer(serializers.Serializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
-    actor = _usernames(read_only=True)
+    # Null for entries written by intake, tasks and commands; actor_label names them.
+    actor = _usernames(read_only=True, allow_null=True)
 
     class Meta:
         model = TimelineEntry
