@@ -65,6 +65,7 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     permission_classes = [drf_permissions.IsAuthenticated, IntakeAccess]
     parser_classes = [JSONParser]
     lookup_field = "slug"
+    lookup_value_regex = "[^/]+"  # a malformed slug gets a JSON 404, as in incidents.api
     queryset = Service.objects.select_related("team", "escalation_policy").order_by("name")
 
 
@@ -73,6 +74,7 @@ class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     serializer_class = IntegrationSerializer
     permission_classes = [drf_permissions.IsAuthenticated, IntakeAccess]
     parser_classes = [JSONParser]
+    lookup_value_regex = "[^/]+"  # a malformed id gets a JSON 404, as in incidents.api
     queryset = Integration.objects.select_related("service").exclude(
         format=IntegrationFormat.HEARTBEAT).order_by("id")
 
