@@ -1,7 +1,8 @@
 """REST API of services and integrations, so teams can provision them as code. An integration's
 key is in the response that creates or rotates it, and never again."""
 
-from drf_spectacular.utils import extend_schema
+from django.db import models
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework import permissions as drf_permissions
 from rest_framework.decorators import action
@@ -13,7 +14,16 @@ from incidents.models import Integration, IntegrationFormat, Service
 from oncall.models import EscalationPolicy, Team
 
 
+@extend_schema_field({"anyOf": [{"type": "string", "format": "uri", "maxLength": 200},
+                                 {"type": "string", "maxLength": 0}]})
+class OptionalURIField(serializers.URLField):
+    """A URI, or empty for none: what the model's validate_uri lets in, and so what comes out."""
+
+
 class ServiceSerializer(serializers.ModelSerializer):
+    # runbook_url keeps the model's validators and gets the schema of what they let in.
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.URLField: OptionalURIField}
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(),
                                         required=False, allow_null=True)
     escalation_policy = serializers.SlugRelatedField(
