@@ -131,7 +131,8 @@ GRAFANA = _alert_group(
     "1",
     {**AM_ALERT, "properties": {
         **AM_ALERT["properties"],
-        **{name: {"type": "string"} for name in ("dashboardURL", "panelURL", "silenceURL")},
+        **{name: {"type": "string", "maxLength": 2048}
+           for name in ("dashboardURL", "panelURL", "silenceURL")},
         "values": {"type": "object", "additionalProperties": True}}},
     orgId={"type": "integer"}, state={"type": "string"}, title={"type": "string"},
     message={"type": "string"})

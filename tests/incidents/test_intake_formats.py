@@ -122,6 +122,16 @@ def test_grafana_webhook_creates_alert_with_panel_link(client, service):
     assert alert.status == AlertStatus.RESOLVED
 
 
+def test_grafana_panel_link_that_is_not_text_is_refused_naming_it(client, service):
+    _, key = make_integration(service, "grafana")
+    payload = json.loads(json.dumps(GRAFANA_FIRING))
+    payload["alerts"][0]["panelURL"] = [None, None]
+    response = post(client, f"/integrations/grafana/{key}/", payload)
+    assert response.status_code == 400
+    assert response.json()["field"] == "alerts[0].panelURL"
+    assert not Alert.objects.exists()
+
+
 # Shaped like the example in PagerDuty's Events API v2 documentation.
 PD_TRIGGER = {
     "payload": {
