@@ -260,6 +260,19 @@ def test_pagerduty_change_event(client, pagerduty_key, service):
     assert change.happened_at.isoformat() == "2026-11-23T09:10:00+00:00"
 
 
+@pytest.mark.parametrize(("timestamp", "stored"), [
+    ("2026-11-23T09:10:00+20:30", "2026-11-22T12:40:00+00:00"),
+    ("2026-11-23T09:10:00-18:00", "2026-11-24T03:10:00+00:00"),
+])
+def test_change_event_time_with_an_offset_postgresql_refuses_is_stored_in_utc(
+        client, pagerduty_key, timestamp, stored):
+    body = {"routing_key": pagerduty_key,
+            "payload": {"summary": "Deploy", "timestamp": timestamp}}
+    response = post(client, "/integrations/pagerduty/v2/change/enqueue", body)
+    assert response.status_code == 202
+    assert ChangeEvent.objects.get().happened_at.isoformat() == stored
+
+
 def test_generic_json_trigger_and_resolve(client, generic_key):
     url = f"/integrations/generic/{generic_key}/"
     body = {"summary": "Backup job failed", "source": "cron@db-2", "severity": "error",
