@@ -78,12 +78,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     serializer_class = IncidentSerializer
     permission_classes = [drf_permissions.IsAuthenticated, IncidentAccess]
     parser_classes = [JSONParser]
-    answers_conflict = True  # services.DomainError, see exception_handler
     lookup_url_kwarg = "number"
-    # Any segment reaches the view, so a malformed number gets the API's JSON 404 rather than
-    # the site's HTML one (DRF's default pattern stops at a dot).
-    lookup_value_regex = "[^/]+"
     queryset = Incident.objects.none()  # for the schema; requests use the visibility filter
+    answers_conflict = True  # services.DomainError, see exception_handler
 
     def get_queryset(self):
         filters = IncidentFilterSerializer(data=self.request.query_params)

@@ -21,9 +21,6 @@ class OptionalURIField(serializers.URLField):
 
 
 class ServiceSerializer(serializers.ModelSerializer):
-    # runbook_url keeps the model's validators and gets the schema of what they let in.
-    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
-                                models.URLField: OptionalURIField}
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(),
                                         required=False, allow_null=True)
     escalation_policy = serializers.SlugRelatedField(
@@ -35,6 +32,10 @@ class ServiceSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "description", "runbook_url", "team", "escalation_policy",
                   "auto_resolve", "group_by", "group_window_minutes", "stale_alert_days",
                   "flap_threshold", "flap_window_minutes"]
+
+    # runbook_url keeps the model's validators and gets the schema of what they let in.
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.URLField: OptionalURIField}
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
@@ -75,7 +76,6 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     permission_classes = [drf_permissions.IsAuthenticated, IntakeAccess]
     parser_classes = [JSONParser]
     lookup_field = "slug"
-    lookup_value_regex = "[^/]+"  # a malformed slug gets a JSON 404, as in incidents.api
     queryset = Service.objects.select_related("team", "escalation_policy").order_by("name")
 
 
@@ -84,7 +84,6 @@ class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     serializer_class = IntegrationSerializer
     permission_classes = [drf_permissions.IsAuthenticated, IntakeAccess]
     parser_classes = [JSONParser]
-    lookup_value_regex = "[^/]+"  # a malformed id gets a JSON 404, as in incidents.api
     queryset = Integration.objects.select_related("service").exclude(
         format=IntegrationFormat.HEARTBEAT).order_by("id")
 

@@ -181,3 +181,13 @@ def test_api_accepts_percent_encoded_runbook_url_and_clearing_it(responder, serv
     response = client.patch(f"/api/v1/services/{service.slug}/", {"runbook_url": ""},
                             format="json")
     assert response.json()["runbook_url"] == ""
+
+
+def test_urls_matching_no_route_answer_json_under_api_and_intake_only(client, db):
+    api = client.get("/api/v1/services/not.a.slug/extra/")
+    intake_url = client.post("/integrations/pagerduty/v2/enqueue/extra")
+    page = client.get("/no-such-page/")
+    assert (api.status_code, api.json()) == (404, {"detail": "Not found."})
+    assert (intake_url.status_code, intake_url.json()["status"]) == (404, "not found")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
