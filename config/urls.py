@@ -3,6 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+# JSON for the API and intake, the site's page elsewhere.
+handler404 = "config.errors.not_found"
+
 urlpatterns = [
     # First: intake is the busiest path, and Django tries the patterns in order.
     path("integrations/", include("incidents.integrations.urls")),

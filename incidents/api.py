@@ -78,6 +78,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     permission_classes = [drf_permissions.IsAuthenticated, IncidentAccess]
     lookup_url_kwarg = "number"
     queryset = Incident.objects.none()  # for the schema; requests use the visibility filter
+    answers_conflict = True  # services.DomainError, see exception_handler
 
     def get_queryset(self):
         filters = IncidentFilterSerializer(data=self.request.query_params)

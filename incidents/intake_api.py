@@ -1,7 +1,8 @@
 """REST API of services and integrations, so teams can provision them as code. An integration's
 key is in the response that creates or rotates it, and never again."""
 
-from drf_spectacular.utils import extend_schema
+from django.db import models
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework import permissions as drf_permissions
 from rest_framework.decorators import action
@@ -11,6 +12,12 @@ from config.api_input import SlugRelatedField
 from incidents import intake, permissions
 from incidents.models import Integration, IntegrationFormat, Service
 from oncall.models import EscalationPolicy, Team
+
+
+@extend_schema_field({"anyOf": [{"type": "string", "format": "uri", "maxLength": 200},
+                                 {"type": "string", "maxLength": 0}]})
+class OptionalURIField(serializers.URLField):
+    """A URI, or empty for none: what the model's validate_uri lets in, and so what comes out."""
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -25,6 +32,10 @@ class ServiceSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "description", "runbook_url", "team", "escalation_policy",
                   "auto_resolve", "group_by", "group_window_minutes", "stale_alert_days",
                   "flap_threshold", "flap_window_minutes"]
+
+    # runbook_url keeps the model's validators and gets the schema of what they let in.
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.URLField: OptionalURIField}
 
 
 class IntegrationSerializer(serializers.ModelSerializer):

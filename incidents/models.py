@@ -1,6 +1,9 @@
+import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -103,11 +106,29 @@ class CustomerTier(models.Model):
         return self.name
 
 
+# What RFC 3986 allows in a URI's userinfo, path, query and fragment: unreserved characters,
+# sub-delimiters, ":@/?" and well-formed percent escapes; one "#" before the fragment.
+_URI_CHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})"
+_URI_TAIL = re.compile(rf"{_URI_CHAR}*(?:#{_URI_CHAR}*)?")
+
+
+def validate_uri(value: str) -> None:
+    """Django's URLField also takes IRIs and characters such as "|" or "[" in the path, which URI
+    parsers refuse; the API documents the runbook URL as a URI, so only a URI is stored."""
+    parts = urlsplit(value)
+    userinfo = parts.netloc.rpartition("@")[0]
+    tail = value[len(f"{parts.scheme}://{parts.netloc}"):]
+    if not (value.isascii() and _URI_TAIL.fullmatch(userinfo) and _URI_TAIL.fullmatch(tail)):
+        raise ValidationError(
+            "Enter the address as a URI: percent-encode non-ASCII characters and characters "
+            "such as | or [ ] outside the host.", code="invalid")
+
+
 class Service(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    runbook_url = models.URLField(blank=True)
+    runbook_url = models.URLField(blank=True, validators=[validate_uri])
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="services"
     )

@@ -26,10 +26,11 @@ class IncidentSerializer(serializers.ModelSerializer):
     number = serializers.IntegerField(source="pk", read_only=True)
     services = SlugRelatedField(slug_field="slug", many=True, read_only=True)
     customer_tiers = SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    commander = _usernames(read_only=True)
-    comms_lead = _usernames(read_only=True)
+    # Null when unassigned, or declared by an alert rather than a person.
+    commander = _usernames(read_only=True, allow_null=True)
+    comms_lead = _usernames(read_only=True, allow_null=True)
     responders = _usernames(many=True, read_only=True)
-    declared_by = _usernames(read_only=True)
+    declared_by = _usernames(read_only=True, allow_null=True)
     merged_into = serializers.SerializerMethodField(
         help_text="Number of the incident this one was merged into; null when not merged, or "
                   "when that incident is hidden from the caller.")
@@ -110,7 +111,8 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
     """An entry as stored, except that one naming an incident hidden from the caller
     (permissions.hide_unseen_links) keeps only its kind: no number, title or note."""
 
-    actor = _usernames(read_only=True)
+    # Null for entries written by intake, tasks and commands; actor_label names them.
+    actor = _usernames(read_only=True, allow_null=True)
 
     def to_representation(self, entry):
         data = super().to_representation(entry)

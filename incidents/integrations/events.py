@@ -2,7 +2,7 @@
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
 
@@ -105,14 +105,19 @@ def optional_datetime(payload: dict, name: str, prefix: str = "") -> datetime | 
     if not text:
         return None
     try:
-        parsed = parse_datetime(text.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = _in_utc(parse_datetime(text.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise PayloadError(prefix + name, "Must be an ISO 8601 date-time with a time zone.")
     if not timerange.in_range(parsed):
         raise PayloadError(prefix + name, timerange.MESSAGE)
     return parsed
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    # Python takes offsets up to ±23:59, PostgreSQL only up to ±15:59; the instant is the same.
+    return value.astimezone(UTC) if value and value.tzinfo else value
 
 
 def stable_key(*parts: str) -> str:

@@ -2,7 +2,9 @@
 message and per-alert dashboard, panel and silence links; `version` is "1"."""
 
 from incidents.integrations import alertmanager
-from incidents.integrations.events import AlertEvent, require_object
+from incidents.integrations.events import AlertEvent, optional_text, require_object
+
+LINKS = ("dashboardURL", "panelURL", "silenceURL")
 
 
 def parse(payload) -> list[AlertEvent]:
@@ -10,12 +12,13 @@ def parse(payload) -> list[AlertEvent]:
     events = alertmanager.parse(payload, version="1")
     extra = {"org_id": payload.get("orgId"), "state": payload.get("state"),
              "title": payload.get("title")}
-    return [_with_links(event, alert, extra) for event, alert in zip(
-        events, payload["alerts"], strict=True)]
+    return [_with_links(event, alert, f"alerts[{i}].", extra) for i, (event, alert) in enumerate(
+        zip(events, payload["alerts"], strict=True))]
 
 
-def _with_links(event: AlertEvent, alert: dict, extra: dict) -> AlertEvent:
-    links = {k: alert[k] for k in ("dashboardURL", "panelURL", "silenceURL") if alert.get(k)}
+def _with_links(event: AlertEvent, alert: dict, prefix: str, extra: dict) -> AlertEvent:
+    # Checked like generatorURL: the panel link becomes the alert's source_url column.
+    links = {k: url for k in LINKS if (url := optional_text(alert, k, prefix, 2048))}
     details = {**event.details, **extra, "links": links, "values": alert.get("values")}
     return AlertEvent(**{**event.__dict__, "details": details,
-                         "source_url": alert.get("panelURL") or event.source_url})
+                         "source_url": links.get("panelURL") or event.source_url})

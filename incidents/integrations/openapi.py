@@ -87,9 +87,76 @@ PD_EVENT = {
         "client_url": {"type": "string"},
     },
 }
+LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
+AM_ALERT = {
+    "type": "object",
+    "required": ["status", "fingerprint"],
+    "properties": {
+        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "fingerprint": {"type": "string", "minLength": 1, "maxLength": 255,
+                        "description": "Stable from firing to resolved: the dedup key."},
+        "labels": LABELS,
+        "annotations": {**LABELS, "description": "`summary` (or `description`) becomes the "
+                        "incident title."},
+        "startsAt": {"type": "string", "format": "date-time"},
+        "endsAt": {"type": "string", "format": "date-time"},
+        "generatorURL": {"type": "string", "maxLength": 2048},
+    },
+}
+
+
+def _alert_group(version: str, alert: dict, **extra) -> dict:
+    """Alertmanager's webhook body (Grafana sends the same, with its own fields)."""
+    return {
+        "type": "object",
+        "required": ["version", "alerts"],
+        "properties": {
+            "version": {"type": "string", "enum": [version]},
+            "status": {"type": "string", "enum": ["firing", "resolved"]},
+            "receiver": {"type": "string"},
+            "groupKey": {"type": "string", "maxLength": 10_000},
+            "groupLabels": LABELS,
+            "commonLabels": LABELS,
+            "commonAnnotations": LABELS,
+            "externalURL": {"type": "string", "maxLength": 2048},
+            "truncatedAlerts": {"type": "integer", "minimum": 0},
+            "alerts": {"type": "array", "minItems": 1, "items": alert},
+            **extra,
+        },
+    }
+
+
+ALERTMANAGER = _alert_group("4", AM_ALERT)
+GRAFANA = _alert_group(
+    "1",
+    {**AM_ALERT, "properties": {
+        **AM_ALERT["properties"],
+        **{name: {"type": "string", "maxLength": 2048}
+           for name in ("dashboardURL", "panelURL", "silenceURL")},
+        "values": {"type": "object", "additionalProperties": True}}},
+    orgId={"type": "integer"}, state={"type": "string"}, title={"type": "string"},
+    message={"type": "string"})
+PD_CHANGE = {
+    "type": "object",
+    "required": ["routing_key", "payload"],
+    "description": "PagerDuty change event; routing_key is the integration key.",
+    "properties": {
+        "routing_key": {"type": "string"},
+        "payload": {
+            "type": "object",
+            "required": ["summary"],
+            "properties": {
+                "summary": {"type": "string", "minLength": 1, "maxLength": 1024},
+                "source": {"type": "string", "maxLength": 255},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "custom_details": {"type": "object", "additionalProperties": True},
+            },
+        },
+        "links": {"type": "array", "items": {"type": "object"}},
+    },
+}
 KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
        "description": "The integration's secret key."}
-ANY_JSON = {"type": "object", "additionalProperties": True}
 
 
 GRAFANA_HEADERS = [
@@ -149,9 +216,9 @@ def paths() -> dict:
     raw_email = {"type": "string", "format": "binary", "description": "RFC 822 message."}
     return {
         "/integrations/alertmanager/{key}/": _post(
-            "Prometheus Alertmanager webhook (payload version 4)", ANY_JSON),
+            "Prometheus Alertmanager webhook (payload version 4)", ALERTMANAGER),
         "/integrations/grafana/{key}/": _post(
-            "Grafana alerting webhook contact point", ANY_JSON, headers=GRAFANA_HEADERS,
+            "Grafana alerting webhook contact point", GRAFANA, headers=GRAFANA_HEADERS,
             errors={"401": UNSIGNED}),
         "/integrations/generic/{key}/": _post("Generic JSON alert", GENERIC_ALERT),
         "/integrations/generic/{key}/change/": _post("Generic change event", GENERIC_CHANGE),
@@ -161,7 +228,7 @@ def paths() -> dict:
             "PagerDuty Events API v2 compatible enqueue", PD_EVENT, accepted=PD_ACCEPTED,
             key=False),
         "/integrations/pagerduty/v2/change/enqueue": _post(
-            "PagerDuty compatible change event", ANY_JSON, key=False),
+            "PagerDuty compatible change event", PD_CHANGE, key=False),
         "/integrations/heartbeat/{key}/": {"get": _heartbeat(), "post": _heartbeat()},
     }
 

@@ -224,6 +224,15 @@ def test_hidden_and_missing_incidents_get_the_same_404(restricted_incident, resp
     assert hidden.json() == missing.json()
 
 
+@pytest.mark.parametrize("number", ["1.5", "abc", "-1"])
+def test_malformed_number_gets_the_api_json_404(number, incident, responder):
+    # Not the site's HTML page: API clients read every answer as JSON.
+    response = client_for(responder).get(f"{LIST}{number}/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
+
+
 def test_restricted_incident_is_visible_to_its_declarer_and_auditors(
         restricted_incident, commander, auditor):
     for user in (commander, auditor):

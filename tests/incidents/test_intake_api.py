@@ -158,3 +158,36 @@ def test_api_sets_a_grafana_signing_secret_and_never_returns_it(responder, servi
     assert "signing_secret" not in response.json()
     integration.refresh_from_db()
     assert integration.signing_secret == "rotated"
+
+
+@pytest.mark.parametrize("url", ["https://wiki.example.test/Kassé", "https://wiki.example.test/a|b",
+                                 "https://wiki.example.test/[draft]"])
+def test_api_refuses_runbook_url_that_is_not_a_uri(url, responder, service):
+    # The API documents the runbook URL as a URI; Django's URLField alone lets these through.
+    response = bearer(responder).patch(f"/api/v1/services/{service.slug}/",
+                                       {"runbook_url": url}, format="json")
+    assert response.status_code == 400
+    assert "runbook_url" in response.json()
+    service.refresh_from_db()
+    assert service.runbook_url == "https://runbooks.example.test/checkout"
+
+
+def test_api_accepts_percent_encoded_runbook_url_and_clearing_it(responder, service):
+    client = bearer(responder)
+    url = "https://wiki.example.test/Kass%C3%A9?page=1#steps"
+    response = client.patch(f"/api/v1/services/{service.slug}/", {"runbook_url": url},
+                            format="json")
+    assert response.json()["runbook_url"] == url
+    response = client.patch(f"/api/v1/services/{service.slug}/", {"runbook_url": ""},
+                            format="json")
+    assert response.json()["runbook_url"] == ""
+
+
+def test_urls_matching_no_route_answer_json_under_api_and_intake_only(client, db):
+    api = client.get("/api/v1/services/not.a.slug/extra/")
+    intake_url = client.post("/integrations/pagerduty/v2/enqueue/extra")
+    page = client.get("/no-such-page/")
+    assert (api.status_code, api.json()) == (404, {"detail": "Not found."})
+    assert (intake_url.status_code, intake_url.json()["status"]) == (404, "not found")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")

@@ -122,6 +122,16 @@ def test_grafana_webhook_creates_alert_with_panel_link(client, service):
     assert alert.status == AlertStatus.RESOLVED
 
 
+def test_grafana_panel_link_that_is_not_text_is_refused_naming_it(client, service):
+    _, key = make_integration(service, "grafana")
+    payload = json.loads(json.dumps(GRAFANA_FIRING))
+    payload["alerts"][0]["panelURL"] = [None, None]
+    response = post(client, f"/integrations/grafana/{key}/", payload)
+    assert response.status_code == 400
+    assert response.json()["field"] == "alerts[0].panelURL"
+    assert not Alert.objects.exists()
+
+
 # Shaped like the example in PagerDuty's Events API v2 documentation.
 PD_TRIGGER = {
     "payload": {
@@ -248,6 +258,19 @@ def test_pagerduty_change_event(client, pagerduty_key, service):
     assert change.service == service
     assert change.details["build_number"] == "2"
     assert change.happened_at.isoformat() == "2026-11-23T09:10:00+00:00"
+
+
+@pytest.mark.parametrize(("timestamp", "stored"), [
+    ("2026-11-23T09:10:00+20:30", "2026-11-22T12:40:00+00:00"),
+    ("2026-11-23T09:10:00-18:00", "2026-11-24T03:10:00+00:00"),
+])
+def test_change_event_time_with_an_offset_postgresql_refuses_is_stored_in_utc(
+        client, pagerduty_key, timestamp, stored):
+    body = {"routing_key": pagerduty_key,
+            "payload": {"summary": "Deploy", "timestamp": timestamp}}
+    response = post(client, "/integrations/pagerduty/v2/change/enqueue", body)
+    assert response.status_code == 202
+    assert ChangeEvent.objects.get().happened_at.isoformat() == stored
 
 
 def test_generic_json_trigger_and_resolve(client, generic_key):
