@@ -5,9 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 urlpatterns = [
     # First: intake is the busiest path, and Django tries the patterns in order.
-    path("integrations/", include("incidents.integrations.urls")),
+    path("integrations/", include("incidents.intake.endpoint_urls")),
     path("", include("incidents.urls")),
-    path("", include("incidents.intake_urls")),
+    path("", include("incidents.intake.urls")),
     path("oncall/", include("oncall.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),

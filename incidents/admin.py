@@ -94,4 +94,4 @@ class PageAdmin(IncidentPartAdmin):
 
 
 # Alert intake registers its models in its own module.
-from incidents import intake_admin  # noqa: E402,F401
+from incidents.intake import admin as intake_admin  # noqa: E402,F401

@@ -10,7 +10,7 @@ class IncidentsConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from incidents.history_guard import register_sqlite_function
-        from incidents.intake import forget_routing
+        from incidents.intake.routing import forget_routing
         from incidents.management.commands.register_schedules import after_migrate
         from incidents.models import AlertRule, MaintenanceWindow, Service
         from incidents.tasks import start_ticker

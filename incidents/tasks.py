@@ -17,7 +17,8 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
-from incidents import delivery, escalation, heartbeats, intake, webhooks
+from incidents import delivery, escalation, webhooks
+from incidents.intake import heartbeats, pipeline
 
 TICKER_LOCK = 0x52454C4159  # the advisory lock key of the ticker ("RELAY")
 TAKEOVER = 2.0  # seconds between a waiting ticker thread's tries for the lock
@@ -40,11 +41,11 @@ def retry_webhooks() -> int:
 
 
 def process_pending_alerts() -> int:
-    return intake.process_pending()
+    return pipeline.process_pending()
 
 
 def close_stale_alerts() -> int:
-    return intake.close_stale_alerts()
+    return pipeline.close_stale_alerts()
 
 
 def check_heartbeats() -> int:

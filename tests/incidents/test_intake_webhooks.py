@@ -13,7 +13,8 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import heartbeats, intake, services, webhooks
+from incidents import services, webhooks
+from incidents.intake import heartbeats, keys
 from incidents.models import (
     Alert,
     AlertStatus,
@@ -255,5 +256,5 @@ def test_heartbeat_created_in_the_portal_shows_its_ping_url(client, responder, s
                        follow=True).content.decode()
     key = html.split('id="new-key-value">')[1].split("<")[0]
     assert f"/integrations/heartbeat/{key}/" in html
-    assert intake.find_integration(key, "heartbeat") is not None
+    assert keys.find_integration(key, "heartbeat") is not None
     assert Incident.objects.count() == 0

@@ -6,8 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from incidents import escalation, intake
-from incidents.integrations import generic
+from incidents import escalation
+from incidents.intake import keys, pipeline
+from incidents.intake.formats import generic
 from incidents.models import (
     AlertRule,
     IntegrationFormat,
@@ -63,7 +64,7 @@ def test_service_page_with_integrations_heartbeats_and_alerts(client, responder,
             _, key = make_integration(service, name=f"int {count[0]}")
             make_integration(service, format=IntegrationFormat.HEARTBEAT,
                              name=f"hb {count[0]}")
-            intake.ingest(intake.find_integration(key), generic.parse(
+            pipeline.ingest(keys.find_integration(key), generic.parse(
                 {"summary": f"alert {count[0]}", "dedup_key": f"a{count[0]}"}))
 
     _assert_constant(client, reverse("intake:service", args=[service.slug]), grow)

@@ -3,7 +3,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from incidents import rules
+from incidents.intake import rules
 from incidents.models import (
     AlertRule,
     EmailDedup,

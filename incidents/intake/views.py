@@ -10,7 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from incidents import heartbeats, intake, intake_forms, permissions, rules, webhooks
+from incidents import permissions, webhooks
+from incidents.intake import forms as intake_forms
+from incidents.intake import heartbeats, keys, rules
 from incidents.models import (
     Alert,
     AlertRule,
@@ -157,7 +159,7 @@ def integration_create(request, slug):
     form = intake_forms.IntegrationForm(request.POST)
     if not form.is_valid():
         return _render_service(request, service, 400, integration_form=form)
-    integration, key = intake.create_integration(service=service, **form.cleaned_data)
+    integration, key = keys.create_integration(service=service, **form.cleaned_data)
     return _redirect_with_key(request, integration, key)
 
 
@@ -166,7 +168,7 @@ def integration_create(request, slug):
 def integration_rotate(request, slug, pk):
     _require_manage(request.user)
     integration = get_object_or_404(Integration, pk=pk, service__slug=slug)
-    return _redirect_with_key(request, integration, intake.rotate_key(integration))
+    return _redirect_with_key(request, integration, keys.rotate_key(integration))
 
 
 @login_required

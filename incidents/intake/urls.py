@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import intake_views as views
+from incidents.intake import views
 
 app_name = "intake"
 urlpatterns = [

@@ -6,7 +6,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from incidents import intake, intake_forms, rules
+from incidents.intake import forms as intake_forms
+from incidents.intake import keys, rules
 from incidents.models import (
     Alert,
     AlertRule,
@@ -36,17 +37,17 @@ class IntegrationAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
-            intake.forget_keys()
+            keys.forget_keys()
             return
-        raw = intake._new_key()
-        obj.key_hash, obj.key_prefix = intake.hash_key(raw), raw[:8]
+        raw = keys._new_key()
+        obj.key_hash, obj.key_prefix = keys.hash_key(raw), raw[:8]
         super().save_model(request, obj, form, change)
         _show_key(request, obj, raw)
 
     @admin.action(description="Rotate the keys of the selected integrations")
     def rotate_keys(self, request, queryset):
         for integration in queryset:
-            _show_key(request, integration, intake.rotate_key(integration))
+            _show_key(request, integration, keys.rotate_key(integration))
 
 
 class ReadOnly(admin.ModelAdmin):
