@@ -8,6 +8,7 @@ urlpatterns = [
     path("integrations/", include("incidents.intake.endpoint_urls")),
     path("", include("incidents.urls")),
     path("", include("incidents.intake.urls")),
+    path("", include("incidents.webhooks.urls")),
     path("oncall/", include("oncall.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),

@@ -14,7 +14,11 @@ class IncidentsConfig(AppConfig):
         from incidents.management.commands.register_schedules import after_migrate
         from incidents.models import AlertRule, MaintenanceWindow, Service
         from incidents.tasks import start_ticker
+        from incidents.timeline import on_record
+        from incidents.webhooks import outbox
 
+        # Outgoing webhooks: outbox rows in the transaction of each timeline entry.
+        on_record(outbox.enqueue)
         connection_created.connect(register_sqlite_function, dispatch_uid="relay_purge_fn")
         # After every migrate, so a deployment never runs with an outdated set of recurring tasks.
         post_migrate.connect(after_migrate, sender=self, dispatch_uid="relay_schedules")

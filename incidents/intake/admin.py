@@ -15,8 +15,6 @@ from incidents.models import (
     Heartbeat,
     Integration,
     MaintenanceWindow,
-    WebhookDelivery,
-    WebhookSubscription,
 )
 from incidents.permissions import visible_incidents
 
@@ -114,23 +112,3 @@ class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["integration", "interval_minutes", "grace_minutes", "last_ping_at",
                     "is_down"]
     readonly_fields = ["last_ping_at", "is_down"]
-
-
-@admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["name", "service", "url", "active"]
-    list_filter = ["active", "service"]
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnly):
-    list_display = ["event", "subscription", "incident", "status", "attempts", "response_code",
-                    "created_at", "delivered_at"]
-    list_filter = ["status", "event"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Payload")
-    def payload_link(self, obj):
-        return format_html("<code>{}</code>", obj.payload)

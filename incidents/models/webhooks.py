@@ -78,7 +78,7 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"
         indexes = [
-            # webhooks.retry_due(): pending rows whose next attempt is due.
+            # webhooks.outbox.retry_due(): pending rows whose next attempt is due.
             models.Index(
                 fields=["next_attempt_at"], name="delivery_pending_idx",
                 condition=Q(status="pending"),

@@ -94,14 +94,14 @@ def test_webhook_list_and_deliveries(client, responder, service, incident):
                 name=f"hook {len(hooks)}", service=service, url="http://127.0.0.1:9/",
                 secret="s"))
 
-    _assert_constant(client, reverse("intake:webhooks"), grow_hooks)
+    _assert_constant(client, reverse("webhooks:webhooks"), grow_hooks)
 
     def grow_deliveries(n):
         for _ in range(n):
             WebhookDelivery.objects.create(subscription=hooks[0], event="declared",
                                            incident=incident, payload={})
 
-    _assert_constant(client, reverse("intake:webhook", args=[hooks[0].pk]), grow_deliveries)
+    _assert_constant(client, reverse("webhooks:webhook", args=[hooks[0].pk]), grow_deliveries)
 
 
 def test_my_oncall_with_pages(client, responder):
