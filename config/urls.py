@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("incidents.intake.urls")),
     path("", include("incidents.webhooks.urls")),
+    path("", include("incidents.paging.urls")),
     path("oncall/", include("oncall.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
-from incidents import delivery, escalation
 from incidents.intake import heartbeats, pipeline
+from incidents.paging import delivery, escalation
 from incidents.webhooks import outbox
 
 TICKER_LOCK = 0x52454C4159  # the advisory lock key of the ticker ("RELAY")

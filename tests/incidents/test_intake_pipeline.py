@@ -13,7 +13,6 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from incidents import escalation
 from incidents.intake import keys, pipeline, routing
 from incidents.intake.formats import generic
 from incidents.models import (
@@ -30,6 +29,7 @@ from incidents.models import (
     Service,
     Status,
 )
+from incidents.paging import escalation
 from oncall.models import ContactMethod
 from tests.incidents.conftest import make_integration
 from tests.oncall.conftest import make_policy

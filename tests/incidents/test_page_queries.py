@@ -6,7 +6,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from incidents import escalation
 from incidents.intake import keys, pipeline
 from incidents.intake.formats import generic
 from incidents.models import (
@@ -17,6 +16,7 @@ from incidents.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from incidents.paging import escalation
 from tests.conftest import declare, make_team
 from tests.incidents.conftest import make_integration
 from tests.oncall.conftest import add_contact, add_layer, make_policy, make_schedule
@@ -113,7 +113,7 @@ def test_my_oncall_with_pages(client, responder):
         for _ in range(n):
             escalation.advance(declare(escalation_policy=policy).escalation_run.pk)
 
-    _assert_constant(client, reverse("incidents:my-oncall"), grow)
+    _assert_constant(client, reverse("paging:my-oncall"), grow)
 
 
 def test_oncall_index_and_policy_page(client, responder):
