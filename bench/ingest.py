@@ -115,7 +115,7 @@ def prepare(env: dict) -> dict:
     from django.db import connection
     from ingest_urls import TABLE
 
-    from incidents import intake
+    from incidents.intake import keys as intake_keys
     from incidents.models import Service
 
     with connection.cursor() as cursor:
@@ -127,7 +127,7 @@ def prepare(env: dict) -> dict:
     for name in ("stream", "storm"):
         service = Service.objects.create(name=f"Bench {name} {stamp}",
                                          slug=f"bench-{name}-{stamp}")
-        integration, key = intake.create_integration(service=service, format="pagerduty")
+        integration, key = intake_keys.create_integration(service=service, format="pagerduty")
         integration.rate_limit_per_minute = 10**9
         integration.save()
         keys[name] = (service.pk, key)

@@ -3,7 +3,7 @@
 from rest_framework.routers import DefaultRouter
 
 from incidents.api import IncidentViewSet
-from incidents.intake_api import IntegrationViewSet, ServiceViewSet
+from incidents.intake.api import IntegrationViewSet, ServiceViewSet
 
 router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")

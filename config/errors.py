@@ -3,7 +3,8 @@
 from django.http import JsonResponse
 from django.views.defaults import page_not_found
 
-from incidents.integrations.endpoints import NOT_FOUND
+# Intake's answer for an unknown key or route, in PagerDuty's shape (no hint whether a key exists).
+NOT_FOUND = {"status": "not found", "message": "Not found."}
 
 
 def not_found(request, exception):

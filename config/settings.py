@@ -283,7 +283,7 @@ SPECTACULAR_SETTINGS = {
     # Alert intake endpoints are plain Django views; this hook documents them.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "incidents.integrations.openapi.add_intake_paths",
+        "incidents.intake.openapi.add_intake_paths",
     ],
 }
 

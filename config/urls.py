@@ -8,9 +8,11 @@ handler404 = "config.errors.not_found"
 
 urlpatterns = [
     # First: intake is the busiest path, and Django tries the patterns in order.
-    path("integrations/", include("incidents.integrations.urls")),
+    path("integrations/", include("incidents.intake.endpoint_urls")),
     path("", include("incidents.urls")),
-    path("", include("incidents.intake_urls")),
+    path("", include("incidents.intake.urls")),
+    path("", include("incidents.webhooks.urls")),
+    path("", include("incidents.paging.urls")),
     path("oncall/", include("oncall.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),

@@ -93,5 +93,6 @@ class PageAdmin(IncidentPartAdmin):
     search_fields = ["user__username", "address"]
 
 
-# Alert intake registers its models in its own module.
-from incidents import intake_admin  # noqa: E402,F401
+# Alert intake and outgoing webhooks register their models in their own modules.
+from incidents.intake import admin as intake_admin  # noqa: E402,F401
+from incidents.webhooks import admin as webhooks_admin  # noqa: E402,F401

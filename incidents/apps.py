@@ -10,11 +10,15 @@ class IncidentsConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from incidents.history_guard import register_sqlite_function
-        from incidents.intake import forget_routing
+        from incidents.intake.routing import forget_routing
         from incidents.management.commands.register_schedules import after_migrate
         from incidents.models import AlertRule, MaintenanceWindow, Service
         from incidents.tasks import start_ticker
+        from incidents.timeline import on_record
+        from incidents.webhooks import outbox
 
+        # Outgoing webhooks: outbox rows in the transaction of each timeline entry.
+        on_record(outbox.enqueue)
         connection_created.connect(register_sqlite_function, dispatch_uid="relay_purge_fn")
         # After every migrate, so a deployment never runs with an outdated set of recurring tasks.
         post_migrate.connect(after_migrate, sender=self, dispatch_uid="relay_schedules")

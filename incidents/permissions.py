@@ -143,6 +143,13 @@ def hide_unseen_links(user, entries) -> list:
     return entries
 
 
+def hidden_restricted(user):
+    """Ids of the restricted incidents this user may not see: their alerts and webhook
+    deliveries stay hidden too."""
+    visible = visible_incidents(user).values("pk")
+    return Incident.objects.filter(restricted=True).exclude(pk__in=visible).values("pk")
+
+
 def can_declare(user) -> bool:
     return user.is_authenticated and user.has_perm(DECLARE)
 

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config import timerange
-from incidents import escalation, lifecycle, page_links, permissions
+from incidents import lifecycle, permissions
 from incidents.models import (
     MILESTONES,
     TRANSITIONS,
@@ -20,6 +20,7 @@ from incidents.models import (
     Severity,
     Status,
 )
+from incidents.paging import escalation, links
 from incidents.timeline import record
 
 TITLE_MAX = 200
@@ -148,7 +149,7 @@ def act_on_page(page, action: str, *, actor_label: str = "") -> Incident:
     resolve its incident, as that person. Each (page, action) acts once, and only while the
     person is active and may still see and change the incident: a link outlives neither a
     deactivation nor a revoked grant."""
-    if action not in page_links.ACTIONS:
+    if action not in links.ACTIONS:
         raise DomainError(f"Unknown page action {action!r}.", "action")
     if page.purpose != PagePurpose.PAGE:
         raise NotAllowed("This message was a notice; it cannot act on the incident.", "action")

@@ -17,7 +17,9 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
-from incidents import delivery, escalation, heartbeats, intake, webhooks
+from incidents.intake import heartbeats, pipeline
+from incidents.paging import delivery, escalation
+from incidents.webhooks import outbox
 
 TICKER_LOCK = 0x52454C4159  # the advisory lock key of the ticker ("RELAY")
 TAKEOVER = 2.0  # seconds between a waiting ticker thread's tries for the lock
@@ -32,19 +34,19 @@ log = logging.getLogger(__name__)
 
 
 def deliver_webhook(delivery_id: int) -> str:
-    return webhooks.deliver(delivery_id)
+    return outbox.deliver(delivery_id)
 
 
 def retry_webhooks() -> int:
-    return webhooks.retry_due()
+    return outbox.retry_due()
 
 
 def process_pending_alerts() -> int:
-    return intake.process_pending()
+    return pipeline.process_pending()
 
 
 def close_stale_alerts() -> int:
-    return intake.close_stale_alerts()
+    return pipeline.close_stale_alerts()
 
 
 def check_heartbeats() -> int:

@@ -7,6 +7,7 @@ table; this chain makes tampering by anyone who gets around that visible.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -14,10 +15,19 @@ from django.db import connection
 from django.db.models import F, Subquery
 from django.utils import timezone
 
-from incidents import webhooks
 from incidents.models import Incident, TimelineEntry
 
 GENESIS_HASH = "0" * 64
+
+# Called with (incident, entry) inside record()'s transaction, for work that must commit or roll
+# back with the entry (the outgoing-webhook outbox). Registered in IncidentsConfig.ready(), so
+# this core module does not import the packages built on it.
+_listeners: list[Callable[[Incident, TimelineEntry], None]] = []
+
+
+def on_record(listener: Callable[[Incident, TimelineEntry], None]) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def canonical_content(entry: TimelineEntry) -> str:
@@ -78,8 +88,8 @@ def record(
     entry.hash = entry_hash(entry)
     entry.save(force_insert=True)
     incident.timeline_seq = seq
-    # Outgoing webhooks: outbox rows in this same transaction.
-    webhooks.enqueue(incident, entry)
+    for listener in _listeners:
+        listener(incident, entry)
     return entry
 
 

@@ -20,8 +20,4 @@ urlpatterns = [
     path("incidents/<int:number>/restrict/", views.restrict, name="restrict"),
     path("incidents/<int:number>/grant/", views.grant, name="grant"),
     path("incidents/<int:number>/escalate/", views.escalate, name="escalate"),
-    path("pages/<str:token>/<str:action>/", views.page_action, name="page-action"),
-    # Under /oncall/ for people, but it lists incidents' pages, so it lives here.
-    path("oncall/me/", views.my_oncall, name="my-oncall"),
-    path("oncall/email/reply/", views.email_reply, name="email-reply"),
 ]

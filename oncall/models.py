@@ -242,7 +242,7 @@ class ContactMethod(models.Model):
     label = models.CharField(max_length=100, blank=True)
     enabled = models.BooleanField(default=True)
     # Throttle: at most this many messages per this many minutes (blank: the kind's default,
-    # see incidents.delivery.DEFAULT_THROTTLES). Pages held back are sent together as one.
+    # see incidents.paging.delivery.DEFAULT_THROTTLES). Pages held back are sent together as one.
     throttle_count = models.PositiveSmallIntegerField(null=True, blank=True,
                                                       validators=[MinValueValidator(1)])
     throttle_minutes = models.PositiveSmallIntegerField(null=True, blank=True,

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from incidents import intake
+from incidents.intake import keys
 from incidents.models import Alert, AlertRule, Incident, Integration, WebhookSubscription
 from tests.browser.conftest import login
 from tests.incidents.test_intake_formats import GRAFANA_FIRING, hmac_hex
@@ -29,7 +29,7 @@ def send_alert(live_server, key: str, **body) -> int:
 
 def test_responder_sets_up_integration_and_sees_alerts_on_the_incident(
         live_server, page, responder):
-    intake.forget_keys()
+    keys.forget_keys()
     login(page, live_server, responder)
     page.get_by_role("link", name="Services").click()
     form = page.locator("#service-form")
@@ -43,7 +43,7 @@ def test_responder_sets_up_integration_and_sees_alerts_on_the_incident(
     integration_form.get_by_label("Format").select_option("generic")
     integration_form.get_by_role("button", name="Add integration").click()
     key = page.locator("#new-key-value").inner_text()
-    assert Integration.objects.get(name="Nightly jobs").key_hash == intake.hash_key(key)
+    assert Integration.objects.get(name="Nightly jobs").key_hash == keys.hash_key(key)
 
     for _ in range(3):
         assert send_alert(live_server, key, summary="Invoice run failed",
@@ -61,7 +61,7 @@ def test_responder_sets_up_integration_and_sees_alerts_on_the_incident(
 
 
 def test_rule_preview_then_save(live_server, page, responder, service):
-    _, key = intake.create_integration(service=service, format="generic")
+    _, key = keys.create_integration(service=service, format="generic")
     send_alert(live_server, key, summary="database down on db-1", dedup_key="a")
     send_alert(live_server, key, summary="disk full on web-2", dedup_key="b")
     login(page, live_server, responder)

@@ -13,7 +13,7 @@ from django.core import signing
 from django.utils.log import configure_logging
 
 from config.log_filters import RedactSecrets, redact
-from incidents import page_links
+from incidents.paging import links
 from tests.incidents.conftest import make_integration
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def test_bad_request_on_intake_url_logs_no_key(client, service, log_output):
 
 
 def test_bad_page_link_logs_no_token(client, log_output):
-    token = signing.dumps({"p": 999999}, salt=page_links.SALT, compress=True)
+    token = signing.dumps({"p": 999999}, salt=links.SALT, compress=True)
     response = client.get(f"/pages/{token}/acknowledge/")
     assert response.status_code == 400
     logged = log_output.getvalue()

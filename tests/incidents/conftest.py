@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-from incidents import intake
+from incidents.intake import keys
 from incidents.models import IntegrationFormat
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -20,14 +20,14 @@ def vendor_request(name: str) -> dict:
 @pytest.fixture(autouse=True)
 def _fresh_intake_state():
     # Key lookups and rate counters live in process memory; ids repeat between tests.
-    intake.forget_keys()
+    keys.forget_keys()
     cache.clear()
     yield
-    intake.forget_keys()
+    keys.forget_keys()
 
 
 def make_integration(service, format=IntegrationFormat.GENERIC, **fields):
-    integration, key = intake.create_integration(service=service, format=format)
+    integration, key = keys.create_integration(service=service, format=format)
     if fields:
         for name, value in fields.items():
             setattr(integration, name, value)

@@ -16,7 +16,8 @@ from django.core.cache import cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from incidents import intake, services
+from incidents import services
+from incidents.intake import keys
 from incidents.models import Alert, ChangeEvent, Incident, Integration, Service, TimelineEntry
 from tests.incidents.conftest import make_integration
 from tests.incidents.test_api import bearer_client
@@ -214,7 +215,7 @@ def test_api_never_fails_on_hostile_bodies(commander, service, case):
     integration = Integration.objects.get(pk=make_integration(service)[0].pk)
     method, url, base = _api_cases(incident, service, integration)[API_CASES.index(case)]
     client = bearer_client(commander)
-    intake.forget_keys()
+    keys.forget_keys()
 
     @FUZZ
     @given(body=bodies(base))

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
-from incidents import intake
+from incidents.intake import keys
 from incidents.models import Alert, Integration, Service
 from oncall.models import ApiToken
 from tests.incidents.conftest import make_integration
@@ -34,7 +34,7 @@ def test_api_creates_service_and_integration_returning_key_once(responder, team)
                                                      "format": "alertmanager"}, format="json")
     assert response.status_code == 201
     key = response.json()["key"]
-    assert intake.find_integration(key, "alertmanager").service_id == Service.objects.get(
+    assert keys.find_integration(key, "alertmanager").service_id == Service.objects.get(
         slug="billing").pk
     listed = client.get("/api/v1/integrations/").json()["results"]
     assert listed[0]["key_prefix"] == key[:8]
@@ -47,8 +47,8 @@ def test_api_rotate_returns_a_new_key_and_the_old_one_stops(responder, service):
     integration, old = make_integration(service)
     response = bearer(responder).post(f"/api/v1/integrations/{integration.pk}/rotate/")
     assert response.status_code == 200
-    assert intake.find_integration(old) is None
-    assert intake.find_integration(response.json()["key"]).id == integration.pk
+    assert keys.find_integration(old) is None
+    assert keys.find_integration(response.json()["key"]).id == integration.pk
 
 
 def test_api_rejects_unknown_format_with_field_error(responder, service):
@@ -88,7 +88,7 @@ def test_create_integration_command_prints_a_working_key(service):
     call_command("create_integration", service.slug, "pagerduty", stdout=out, stderr=StringIO())
     key = out.getvalue().strip()
     assert len(key) == 32
-    assert intake.find_integration(key, "pagerduty").service_id == service.pk
+    assert keys.find_integration(key, "pagerduty").service_id == service.pk
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -138,7 +138,7 @@ def test_admin_creates_integration_and_shows_the_key_once(client, admin_user, se
     html = response.content.decode()
     integration = Integration.objects.get(name="Admin-made")
     key = html.split("Key for “Admin-made”: ")[1].split(" ")[0]
-    assert intake.find_integration(key).id == integration.pk
+    assert keys.find_integration(key).id == integration.pk
     assert key not in client.get("/admin/incidents/integration/").content.decode()
 
 
@@ -151,7 +151,7 @@ def test_api_sets_a_grafana_signing_secret_and_never_returns_it(responder, servi
     assert "signing_secret" not in response.json()
     integration = Integration.objects.get(pk=response.json()["id"])
     assert integration.signing_secret == "s3cret"
-    assert intake.find_integration(response.json()["key"]).signing_secret == "s3cret"
+    assert keys.find_integration(response.json()["key"]).signing_secret == "s3cret"
     response = client.patch(f"/api/v1/integrations/{integration.pk}/",
                             {"signing_secret": "rotated"}, format="json")
     assert response.status_code == 200

@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 from drf_spectacular.validation import validate_schema
 
-from incidents import intake
+from incidents.intake import keys
 from incidents.models import Alert, AlertStatus, ChangeEvent, Incident, Status
 from tests.incidents.conftest import make_integration, vendor_request
 
@@ -526,14 +526,14 @@ def test_grafana_timestamp_that_is_not_unix_seconds_is_401(client, service):
 
 @pytest.mark.parametrize(("age", "accepted"), [(300, True), (-300, True), (301, False)])
 def test_grafana_timestamp_skew_limit_is_300_seconds(age, accepted):
-    ref = intake.IntegrationRef(id=1, service_id=1, format="grafana", name="g",
+    ref = keys.IntegrationRef(id=1, service_id=1, format="grafana", name="g",
                                 rate_limit_per_minute=10, signing_secret=GRAFANA_SECRET)
     body, now = grafana_body(), 1_795_000_000
     stamp = str(now - age)
-    check = partial(intake.check_signature, ref, body,
+    check = partial(keys.check_signature, ref, body,
                     signed_with_timestamp(GRAFANA_SECRET, stamp, body), stamp, now=now)
     if accepted:
         check()
     else:
-        with pytest.raises(intake.BadSignature, match="301 s away"):
+        with pytest.raises(keys.BadSignature, match="301 s away"):
             check()

@@ -13,8 +13,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from incidents import escalation, intake
-from incidents.integrations import generic
+from incidents.intake import keys, pipeline, routing
+from incidents.intake.formats import generic
 from incidents.models import (
     Alert,
     AlertRule,
@@ -29,6 +29,7 @@ from incidents.models import (
     Service,
     Status,
 )
+from incidents.paging import escalation
 from oncall.models import ContactMethod
 from tests.incidents.conftest import make_integration
 from tests.oncall.conftest import make_policy
@@ -60,7 +61,7 @@ def test_disabled_integration_is_404(client, service):
 def test_rotated_key_replaces_the_old_one(client, service):
     integration, old = make_integration(service)
     assert send(client, old).status_code == 202
-    new = intake.rotate_key(integration)
+    new = keys.rotate_key(integration)
     assert send(client, old).status_code == 404
     assert send(client, new, summary="other").status_code == 202
 
@@ -159,12 +160,12 @@ def test_flapping_alert_is_grouped_into_its_incident_instead_of_redeclared(
 
 def test_unprocessed_alert_is_picked_up_by_the_sweep(service):
     integration, key = make_integration(service)
-    ref = intake.find_integration(key)
-    event = intake.AlertEvent(action="trigger", dedup_key="k", summary="stored, not grouped")
+    ref = keys.find_integration(key)
+    event = pipeline.AlertEvent(action="trigger", dedup_key="k", summary="stored, not grouped")
     # Stored, as if the process died before grouping.
-    alert_id, count, processed = intake._upsert(ref, intake._stored_fields(event))
+    alert_id, count, processed = pipeline._upsert(ref, pipeline._stored_fields(event))
     Alert.objects.filter(pk=alert_id).update(first_seen=timezone.now() - timedelta(minutes=5))
-    assert intake.process_pending() == 1
+    assert pipeline.process_pending() == 1
     alert = Alert.objects.get(pk=alert_id)
     assert alert.processed and alert.incident is not None
 
@@ -174,7 +175,7 @@ def test_stale_alerts_are_closed_on_the_timeline(client, service, generic_key):
     send(client, generic_key, dedup_key="old")
     send(client, generic_key, dedup_key="fresh")
     Alert.objects.filter(dedup_key="old").update(last_seen=timezone.now() - timedelta(days=4))
-    assert intake.close_stale_alerts() == 1
+    assert pipeline.close_stale_alerts() == 1
     old = Alert.objects.get(dedup_key="old")
     assert old.status == AlertStatus.RESOLVED
     entry = old.incident.timeline.get(kind=EntryKind.ALERT_RESOLVED)
@@ -196,8 +197,8 @@ def _fire_in_child(key, body, barrier, results):
     """One forked process: its own database connection, one event through the pipeline."""
     connection.close()  # never reuse the parent's socket
     barrier.wait()
-    ref = intake.find_integration(key)
-    outcome = intake.ingest(ref, generic.parse(body))[0]
+    ref = keys.find_integration(key)
+    outcome = pipeline.ingest(ref, generic.parse(body))[0]
     results.put(outcome.alert_id)
     connection.close()
 
@@ -271,21 +272,21 @@ def test_parallel_distinct_alerts_for_one_service_make_one_incident(live_server,
 
 def test_storm_names_the_first_alerts_on_the_timeline_and_keeps_all_in_the_list(
         client, generic_key):
-    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 5):
+    for i in range(pipeline.ALERT_ENTRIES_PER_INCIDENT + 5):
         send(client, generic_key, summary=f"node {i} down", dedup_key=f"node-{i}")
     incident = Incident.objects.get()
-    assert incident.alerts.count() == intake.ALERT_ENTRIES_PER_INCIDENT + 5
+    assert incident.alerts.count() == pipeline.ALERT_ENTRIES_PER_INCIDENT + 5
     entries = incident.timeline.filter(kind=EntryKind.ALERT).count()
-    assert entries == intake.ALERT_ENTRIES_PER_INCIDENT
+    assert entries == pipeline.ALERT_ENTRIES_PER_INCIDENT
 
 
 # --- cost of the hot paths: statements per event stay constant ----------------------------------
 
 
 def _ingest(key, dedup_key, severity="error", summary="node down"):
-    ref = intake.find_integration(key)
+    ref = keys.find_integration(key)
     event = generic.parse({"summary": summary, "dedup_key": dedup_key, "severity": severity})
-    return intake.ingest(ref, event)
+    return pipeline.ingest(ref, event)
 
 
 def test_a_repeat_of_an_open_alert_costs_one_statement(generic_key,
@@ -298,7 +299,7 @@ def test_a_repeat_of_an_open_alert_costs_one_statement(generic_key,
 
 def test_a_new_alert_joining_a_storm_costs_two_statements(generic_key,
                                                           django_assert_max_num_queries):
-    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 1):
+    for i in range(pipeline.ALERT_ENTRIES_PER_INCIDENT + 1):
         _ingest(generic_key, f"node-{i}")
     # The upsert, and one UPDATE that finds the incident, claims the alert and links it.
     with django_assert_max_num_queries(2):
@@ -356,7 +357,7 @@ def test_more_severe_alert_raises_the_incident_severity_on_the_timeline(generic_
 def test_less_severe_alert_never_lowers_the_incident_severity(generic_key):
     _ingest(generic_key, "a", severity="critical")
     _ingest(generic_key, "b", severity="info")
-    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 1):
+    for i in range(pipeline.ALERT_ENTRIES_PER_INCIDENT + 1):
         _ingest(generic_key, f"quiet-{i}", severity="warning")
     incident = Incident.objects.get()
     assert incident.severity == "P1"
@@ -364,7 +365,7 @@ def test_less_severe_alert_never_lowers_the_incident_severity(generic_key):
 
 
 def test_severity_is_raised_after_the_timeline_stops_naming_alerts(generic_key):
-    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 1):
+    for i in range(pipeline.ALERT_ENTRIES_PER_INCIDENT + 1):
         _ingest(generic_key, f"node-{i}", severity="warning")
     _ingest(generic_key, "late", severity="critical")
     assert Incident.objects.get().severity == "P1"
@@ -404,7 +405,7 @@ def test_a_storm_pages_each_person_once_per_step(live_server, team, responder):
 @pytest.fixture
 def storm(generic_key):
     """An open incident whose timeline already names as many alerts as it will."""
-    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 1):
+    for i in range(pipeline.ALERT_ENTRIES_PER_INCIDENT + 1):
         _ingest(generic_key, f"storm-{i}", severity="warning")
     return Incident.objects.get()
 
@@ -442,9 +443,9 @@ def test_quiet_join_applies_severity_and_drop_rules(storm, generic_key, service)
 
 def test_quiet_join_respects_group_by_key(storm, generic_key, service):
     Service.objects.filter(pk=service.pk).update(group_by="key")
-    intake.forget_routing()  # as a save would
-    ref = intake.find_integration(generic_key)
-    intake.ingest(ref, generic.parse({"summary": "web down", "dedup_key": "elsewhere",
+    routing.forget_routing()  # as a save would
+    ref = keys.find_integration(generic_key)
+    pipeline.ingest(ref, generic.parse({"summary": "web down", "dedup_key": "elsewhere",
                                       "grouping_key": "web"}))
     alert = Alert.objects.get(dedup_key="elsewhere")
     assert alert.incident_id is not None and alert.incident_id != storm.pk
@@ -456,13 +457,13 @@ def test_quiet_join_leaves_a_flapping_alert_to_the_flap_guard(storm, generic_key
     """The flap guard sends a flapping alert back to its last incident (reopened), even while
     another open incident of the service would take it."""
     Service.objects.filter(pk=service.pk).update(flap_threshold=1, flap_window_minutes=30)
-    intake.forget_routing()  # as a save would
+    routing.forget_routing()  # as a save would
     _ingest(generic_key, "flappy")
-    ref = intake.find_integration(generic_key)
-    intake.ingest(ref, generic.parse({"summary": "x", "dedup_key": "flappy",
+    ref = keys.find_integration(generic_key)
+    pipeline.ingest(ref, generic.parse({"summary": "x", "dedup_key": "flappy",
                                       "action": "resolve"}))
     Incident.objects.filter(pk=storm.pk).update(status=Status.RESOLVED)
-    for i in range(intake.ALERT_ENTRIES_PER_INCIDENT + 1):
+    for i in range(pipeline.ALERT_ENTRIES_PER_INCIDENT + 1):
         _ingest(generic_key, f"second-storm-{i}", severity="warning")
     second = Incident.objects.exclude(pk=storm.pk).get()
     _ingest(generic_key, "flappy")
@@ -476,7 +477,7 @@ def test_quiet_join_never_joins_an_incident_quiet_for_longer_than_the_window(sto
                                                                                service):
     Alert.objects.update(last_seen=timezone.now() - timedelta(hours=3))
     Service.objects.filter(pk=service.pk).update(group_window_minutes=60)
-    intake.forget_routing()  # as a save would
+    routing.forget_routing()  # as a save would
     alert = _joined_quietly(generic_key, "much later")
     assert alert.incident_id != storm.pk and Incident.objects.count() == 2
 
@@ -489,13 +490,13 @@ def test_resolving_the_last_two_alerts_at_once_resolves_the_incident(generic_key
         pytest.skip("row locks and parallel writers: PostgreSQL only")
     _ingest(generic_key, "a")
     _ingest(generic_key, "b")
-    ref = intake.find_integration(generic_key)
+    ref = keys.find_integration(generic_key)
     first_in, second_done = threading.Event(), threading.Event()
 
     def resolve(dedup_key, hold: bool):
         try:
             with transaction.atomic():
-                intake.resolve_alerts(ref, dedup_key)
+                pipeline.resolve_alerts(ref, dedup_key)
                 if hold:  # commit only once the other resolve is under way
                     first_in.set()
                     second_done.wait(1.0)

@@ -19,7 +19,7 @@ import redis
 from django.db import connection
 from django.test import override_settings
 
-from incidents import intake
+from incidents.intake import keys
 from incidents.models import Alert, Service
 from tests.incidents.conftest import make_integration
 
@@ -148,7 +148,7 @@ def test_settings_keep_a_per_process_cache_without_redis_url():
 @pytest.mark.django_db
 def test_unreachable_redis_accepts_the_alert_uncounted_and_warns(client, service, caplog):
     _, key = make_integration(service, rate_limit_per_minute=1)
-    intake._uncounted_warned.clear()  # integration ids repeat between tests
+    keys._uncounted_warned.clear()  # integration ids repeat between tests
     closed = f"redis://127.0.0.1:{_free_port()}/0"
     unreachable = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                "LOCATION": closed, "OPTIONS": {"socket_connect_timeout": 1}}}

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from incidents import rules
+from incidents.intake import rules
 from incidents.models import Alert, AlertRule, AlertStatus, EntryKind, Incident, Service
 from oncall.models import EscalationPolicy
 from tests.incidents.conftest import vendor_request
@@ -75,7 +75,7 @@ def test_route_rule_by_time_of_day_picks_the_night_policy(client, service, gener
     rule(name="nights", match_field="any", action="route", escalation_policy=night,
          start_time=time(22, 0), end_time=time(7, 0), time_zone="Europe/Paris")
     frozen = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)  # 00:30 in Paris
-    monkeypatch.setattr("incidents.intake.timezone.now", lambda: frozen)
+    monkeypatch.setattr("incidents.intake.pipeline.timezone.now", lambda: frozen)
     send(client, generic_key)
     assert Incident.objects.get().escalation_policy == night
 
@@ -84,7 +84,7 @@ def test_route_rule_outside_its_hours_does_not_apply(client, generic_key, monkey
     night = EscalationPolicy.objects.create(name="Night on-call")
     rule(name="nights", match_field="any", action="route", escalation_policy=night,
          start_time=time(22, 0), end_time=time(7, 0))
-    monkeypatch.setattr("incidents.intake.timezone.now",
+    monkeypatch.setattr("incidents.intake.pipeline.timezone.now",
                         lambda: datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
     send(client, generic_key)
     assert Incident.objects.get().escalation_policy is None

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from incidents import intake
+from incidents.intake import keys, pipeline
 from incidents.models import (
     ChangeEvent,
     Integration,
@@ -30,7 +30,7 @@ def test_incident_alert_panel_lists_alerts_with_count_and_source(client, command
     for _ in range(3):
         send(client, generic_key, dedup_key="x", source="web-1",
              source_url="https://grafana.example.test/d/1")
-    incident = intake.Alert.objects.get().incident
+    incident = pipeline.Alert.objects.get().incident
     client.force_login(commander)
     response = client.get(f"/incidents/{incident.pk}/alerts/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
@@ -70,7 +70,7 @@ def test_maintenance_window_is_shown_and_nobody_paged(client, commander, service
     MaintenanceWindow.objects.create(service=service, starts_at=now - timedelta(minutes=5),
                                      ends_at=now + timedelta(hours=1), reason="DB upgrade")
     send(client, generic_key)
-    incident = intake.Alert.objects.get().incident
+    incident = pipeline.Alert.objects.get().incident
     declared = incident.timeline.get(kind="declared")
     assert declared.data["paging"] is False
     client.force_login(commander)
@@ -91,7 +91,7 @@ def test_alert_panel_queries_are_constant(client, commander, generic_key, alerts
                                           django_assert_max_num_queries):
     for i in range(alerts):
         send(client, generic_key, dedup_key=f"k{i}", summary=f"alert {i}")
-    incident = intake.Alert.objects.first().incident
+    incident = pipeline.Alert.objects.first().incident
     client.force_login(commander)
     with django_assert_max_num_queries(10):
         response = client.get(f"/incidents/{incident.pk}/alerts/")
@@ -110,8 +110,8 @@ def test_responder_creates_service_then_integration_and_sees_key_once(client, re
     html = response.content.decode()
     integration = Integration.objects.get(service__slug="billing")
     key = html.split('id="new-key-value">')[1].split("<")[0]
-    assert intake.find_integration(key).id == integration.pk
-    assert integration.key_hash == intake.hash_key(key)
+    assert keys.find_integration(key).id == integration.pk
+    assert integration.key_hash == keys.hash_key(key)
     # Never shown again.
     assert key not in client.get("/services/billing/").content.decode()
 
@@ -123,8 +123,8 @@ def test_rotating_from_the_portal_shows_a_new_working_key(client, responder, ser
                        follow=True).content.decode()
     new = html.split('id="new-key-value">')[1].split("<")[0]
     assert new != old
-    assert intake.find_integration(old) is None
-    assert intake.find_integration(new).id == integration.pk
+    assert keys.find_integration(old) is None
+    assert keys.find_integration(new).id == integration.pk
 
 
 def test_invalid_service_form_is_400_with_field_error(client, responder):
@@ -176,7 +176,7 @@ def test_maintenance_window_must_end_after_start(client, responder, service):
 def test_alerts_of_restricted_incidents_stay_hidden_on_the_service_page(
         client, responder, service, generic_key):
     send(client, generic_key, summary="Secret breach signal")
-    incident = intake.Alert.objects.get().incident
+    incident = pipeline.Alert.objects.get().incident
     incident.restricted = True
     incident.save()
     client.force_login(responder)

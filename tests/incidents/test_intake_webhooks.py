@@ -13,7 +13,8 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import heartbeats, intake, services, webhooks
+from incidents import services
+from incidents.intake import heartbeats, keys
 from incidents.models import (
     Alert,
     AlertStatus,
@@ -25,6 +26,7 @@ from incidents.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from incidents.webhooks import outbox
 from tests.conftest import declare
 
 pytestmark = pytest.mark.django_db
@@ -133,9 +135,9 @@ def test_failed_delivery_backs_off_then_succeeds_on_retry(receiver, subscription
     assert (delivery.status, delivery.response_code, delivery.attempts) == (
         DeliveryStatus.PENDING, 503, 1)
     assert delivery.next_attempt_at > timezone.now() + timedelta(seconds=25)
-    assert webhooks.retry_due() == 0  # not due yet
+    assert outbox.retry_due() == 0  # not due yet
     WebhookDelivery.objects.update(next_attempt_at=timezone.now())
-    assert webhooks.retry_due() == 1
+    assert outbox.retry_due() == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.response_code, delivery.attempts) == (
         DeliveryStatus.DELIVERED, 200, 2)
@@ -147,13 +149,13 @@ def test_backoff_doubles_and_gives_up_after_max_attempts(subscription, service, 
     declare(by=commander, services=[service])
     delivery = WebhookDelivery.objects.get()
     gaps = []
-    for _ in range(webhooks.MAX_ATTEMPTS):
+    for _ in range(outbox.MAX_ATTEMPTS):
         WebhookDelivery.objects.update(next_attempt_at=timezone.now())
-        webhooks.deliver(delivery.pk)
+        outbox.deliver(delivery.pk)
         delivery.refresh_from_db()
         gaps.append(round((delivery.next_attempt_at - timezone.now()).total_seconds() / 30))
     assert delivery.status == DeliveryStatus.FAILED
-    assert delivery.attempts == webhooks.MAX_ATTEMPTS
+    assert delivery.attempts == outbox.MAX_ATTEMPTS
     assert delivery.last_error == "connection failed"  # never the socket's words (port scans)
     assert gaps[:4] == [1, 2, 4, 8]
 
@@ -162,7 +164,7 @@ def test_claimed_delivery_is_not_sent_twice(receiver, subscription, service, com
     declare(by=commander, services=[service])
     delivery = WebhookDelivery.objects.get()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(claimed_at=timezone.now())
-    assert webhooks.deliver(delivery.pk) == "not due or claimed elsewhere"
+    assert outbox.deliver(delivery.pk) == "not due or claimed elsewhere"
     assert receiver.requests == []
 
 
@@ -255,5 +257,5 @@ def test_heartbeat_created_in_the_portal_shows_its_ping_url(client, responder, s
                        follow=True).content.decode()
     key = html.split('id="new-key-value">')[1].split("<")[0]
     assert f"/integrations/heartbeat/{key}/" in html
-    assert intake.find_integration(key, "heartbeat") is not None
+    assert keys.find_integration(key, "heartbeat") is not None
     assert Incident.objects.count() == 0

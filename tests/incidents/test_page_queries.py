@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from incidents import escalation, intake
-from incidents.integrations import generic
+from incidents.intake import keys, pipeline
+from incidents.intake.formats import generic
 from incidents.models import (
     AlertRule,
     IntegrationFormat,
@@ -16,6 +16,7 @@ from incidents.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from incidents.paging import escalation
 from tests.conftest import declare, make_team
 from tests.incidents.conftest import make_integration
 from tests.oncall.conftest import add_contact, add_layer, make_policy, make_schedule
@@ -63,7 +64,7 @@ def test_service_page_with_integrations_heartbeats_and_alerts(client, responder,
             _, key = make_integration(service, name=f"int {count[0]}")
             make_integration(service, format=IntegrationFormat.HEARTBEAT,
                              name=f"hb {count[0]}")
-            intake.ingest(intake.find_integration(key), generic.parse(
+            pipeline.ingest(keys.find_integration(key), generic.parse(
                 {"summary": f"alert {count[0]}", "dedup_key": f"a{count[0]}"}))
 
     _assert_constant(client, reverse("intake:service", args=[service.slug]), grow)
@@ -93,14 +94,14 @@ def test_webhook_list_and_deliveries(client, responder, service, incident):
                 name=f"hook {len(hooks)}", service=service, url="http://127.0.0.1:9/",
                 secret="s"))
 
-    _assert_constant(client, reverse("intake:webhooks"), grow_hooks)
+    _assert_constant(client, reverse("webhooks:webhooks"), grow_hooks)
 
     def grow_deliveries(n):
         for _ in range(n):
             WebhookDelivery.objects.create(subscription=hooks[0], event="declared",
                                            incident=incident, payload={})
 
-    _assert_constant(client, reverse("intake:webhook", args=[hooks[0].pk]), grow_deliveries)
+    _assert_constant(client, reverse("webhooks:webhook", args=[hooks[0].pk]), grow_deliveries)
 
 
 def test_my_oncall_with_pages(client, responder):
@@ -112,7 +113,7 @@ def test_my_oncall_with_pages(client, responder):
         for _ in range(n):
             escalation.advance(declare(escalation_policy=policy).escalation_run.pk)
 
-    _assert_constant(client, reverse("incidents:my-oncall"), grow)
+    _assert_constant(client, reverse("paging:my-oncall"), grow)
 
 
 def test_oncall_index_and_policy_page(client, responder):

@@ -23,7 +23,7 @@ import pytest
 from django.conf import settings
 from django.core import signing
 
-from incidents import page_links
+from incidents.paging import links
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDERS = 50
@@ -165,7 +165,7 @@ def test_burst_of_pagerduty_senders_all_get_an_answer_and_ctrl_c_stops_both(serv
 
 def test_access_log_carries_no_keys_or_tokens(serve, keys):
     process, base, log = serve
-    page_token = signing.dumps({"p": 999999}, salt=page_links.SALT, compress=True)
+    page_token = signing.dumps({"p": 999999}, salt=links.SALT, compress=True)
     calendar_token = "calendar-s3cret-token"
     assert request(f"{base}/integrations/generic/{keys['generic']}/", "{not json",
                    {"Content-Type": "application/json"})[0] == 400

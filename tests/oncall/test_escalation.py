@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents import delivery, escalation, services, tasks
+from incidents import services, tasks
 from incidents.models import (
     EntryKind,
     EscalationRun,
@@ -17,6 +17,7 @@ from incidents.models import (
     RunState,
     Status,
 )
+from incidents.paging import delivery, escalation
 from incidents.timeline import verify_chain
 from oncall.models import ApiToken, NotificationRule
 from tests.conftest import declare, make_team, make_user

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import remove_perm
 
-from incidents import escalation, page_links, replies
 from incidents.models import EntryKind, Page, PageAction, PagePurpose, Status
+from incidents.paging import escalation, links, replies
 from tests.conftest import declare, make_user
 from tests.oncall.conftest import add_contact, make_policy
 
@@ -48,7 +48,7 @@ def test_each_action_has_its_own_link_and_a_link_cannot_do_the_other(client, ann
     ack, resolve = _link(mail, "acknowledge"), _link(mail, "resolve")
     ack_token, resolve_token = ack.split("/")[-3], resolve.split("/")[-3]
     assert ack_token != resolve_token
-    swapped = reverse("incidents:page-action", args=[ack_token, "resolve"])
+    swapped = reverse("paging:page-action", args=[ack_token, "resolve"])
     response = client.post(swapped)
     assert response.status_code == 400 and b"not valid" in response.content
     incident.refresh_from_db()
@@ -122,10 +122,10 @@ def test_notices_carry_no_token_that_can_act(client, ann, smtp_server):
     assert notice["Reply-To"] is None
     assert "+" not in notice["Message-ID"] and "relay.page-link" not in body
     with pytest.raises(signing.BadSignature):
-        page_links.page_for_message_id(notice["Message-ID"])
+        links.page_for_message_id(notice["Message-ID"])
     notice_page = Page.objects.get(purpose=PagePurpose.ACKNOWLEDGED)
-    forged = page_links.token_for(notice_page, "resolve")  # even a valid signature on a notice
-    response = client.post(reverse("incidents:page-action", args=[forged, "resolve"]))
+    forged = links.token_for(notice_page, "resolve")  # even a valid signature on a notice
+    response = client.post(reverse("paging:page-action", args=[forged, "resolve"]))
     assert response.status_code == 403
     incident.refresh_from_db()
     assert incident.status == Status.ACKNOWLEDGED
@@ -133,8 +133,8 @@ def test_notices_carry_no_token_that_can_act(client, ann, smtp_server):
 
 def test_the_reply_token_is_not_a_link(client, ann, smtp_server):
     incident, mail = _paged(ann, smtp_server)
-    reply_token = page_links.reply_token(Page.objects.get(incident=incident)).replace("=", ":")
-    response = client.post(reverse("incidents:page-action", args=[reply_token, "acknowledge"]))
+    reply_token = links.reply_token(Page.objects.get(incident=incident)).replace("=", ":")
+    response = client.post(reverse("paging:page-action", args=[reply_token, "acknowledge"]))
     assert response.status_code == 400
     incident.refresh_from_db()
     assert incident.status == Status.TRIGGERED

@@ -10,8 +10,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import delivery, escalation, page_links
 from incidents.models import EntryKind, EscalationRun, Page, PageStatus, Status
+from incidents.paging import delivery, escalation, links
 from tests.conftest import declare, make_user
 from tests.oncall.conftest import add_contact, make_policy
 
@@ -44,11 +44,11 @@ def test_email_page_carries_signed_links_and_reply_token(ann, smtp_server):
     assert mail["Subject"] == f"[Relay] {incident.reference} P2: Checkout <502s>"
     body = mail.get_content()
     page = Page.objects.get(incident=incident)
-    assert page_links.page_for_token(_link(body, "acknowledge").split("/")[-3],
+    assert links.page_for_token(_link(body, "acknowledge").split("/")[-3],
                                      "acknowledge") == page
     assert _link(body, "resolve").endswith("/resolve/")
-    assert page_links.page_for_reply_address(str(mail["Reply-To"])) == page
-    assert page_links.page_for_message_id(mail["Message-ID"]) == page
+    assert links.page_for_reply_address(str(mail["Reply-To"])) == page
+    assert links.page_for_message_id(mail["Message-ID"]) == page
     entry = incident.timeline.get(kind=EntryKind.PAGE_DELIVERED)
     assert entry.data["user"] == "ann" and entry.data["channel"] == "email"
 
@@ -74,7 +74,7 @@ def test_link_get_only_asks_and_post_acknowledges_as_the_paged_person(client, an
 def test_resolve_link_resolves(client, ann):
     incident = _page(ann, ("email", "ann@example.test"))
     page = Page.objects.get(incident=incident)
-    url = reverse("incidents:page-action", args=[page_links.token_for(page, "resolve"), "resolve"])
+    url = reverse("paging:page-action", args=[links.token_for(page, "resolve"), "resolve"])
     assert client.post(url).status_code == 200
     incident.refresh_from_db()
     assert incident.status == Status.RESOLVED
@@ -83,13 +83,13 @@ def test_resolve_link_resolves(client, ann):
 def test_tampered_or_expired_links_are_refused(client, ann, settings):
     incident = _page(ann, ("email", "ann@example.test"))
     page = Page.objects.get(incident=incident)
-    token = page_links.token_for(page, "acknowledge")
-    bad = client.post(reverse("incidents:page-action", args=[token[:-2] + "xx", "acknowledge"]))
+    token = links.token_for(page, "acknowledge")
+    bad = client.post(reverse("paging:page-action", args=[token[:-2] + "xx", "acknowledge"]))
     assert bad.status_code == 400 and b"not valid" in bad.content
     settings.RELAY_PAGE_LINK_HOURS = 0  # the token carries its own timestamp
-    expired = client.post(reverse("incidents:page-action", args=[token, "acknowledge"]))
+    expired = client.post(reverse("paging:page-action", args=[token, "acknowledge"]))
     assert expired.status_code == 400 and b"expired" in expired.content
-    assert client.get(reverse("incidents:page-action", args=[token, "delete"])).status_code == 404
+    assert client.get(reverse("paging:page-action", args=[token, "delete"])).status_code == 404
     incident.refresh_from_db()
     assert incident.status == Status.TRIGGERED
 
@@ -116,9 +116,9 @@ def test_slack_page_shows_alert_markup_as_text_and_keeps_the_real_buttons(ann, h
     section = slack["blocks"][0]["text"]["text"]
     assert escaped in slack["text"] and escaped in section
     assert "<" not in slack["text"] + section  # no fake link, no @channel
-    links = page_links.links_for(Page.objects.get(incident=incident))
+    expected = links.links_for(Page.objects.get(incident=incident))
     buttons = {b["text"]["text"]: b["url"] for b in slack["blocks"][1]["elements"]}
-    assert buttons == {name.capitalize(): url for name, url in links.items()}
+    assert buttons == {name.capitalize(): url for name, url in expected.items()}
 
 
 @pytest.mark.parametrize("kind", ["webhook", "slack", "sms"])

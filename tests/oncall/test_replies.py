@@ -8,8 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from incidents import escalation
 from incidents.models import EntryKind, Status
+from incidents.paging import escalation
 from tests.conftest import declare, make_user
 from tests.oncall.conftest import add_contact, make_policy
 
@@ -100,7 +100,7 @@ def test_second_ack_reply_is_refused_as_used(paged):
 def test_http_endpoint_needs_the_secret_and_acts(client, paged, settings):
     incident, _, page_email = paged
     settings.RELAY_INBOUND_EMAIL_SECRET = SECRET
-    url = reverse("incidents:email-reply")
+    url = reverse("paging:email-reply")
     raw = _reply(page_email, "ack")
     assert client.post(url, raw, content_type="message/rfc822").status_code == 403
     assert client.get(url).status_code == 405
@@ -116,6 +116,6 @@ def test_http_endpoint_needs_the_secret_and_acts(client, paged, settings):
 
 def test_http_endpoint_is_off_without_a_secret(client, paged, settings):
     settings.RELAY_INBOUND_EMAIL_SECRET = ""
-    response = client.post(reverse("incidents:email-reply"), b"x", content_type="message/rfc822",
+    response = client.post(reverse("paging:email-reply"), b"x", content_type="message/rfc822",
                            HTTP_AUTHORIZATION="Bearer ")
     assert response.status_code == 403

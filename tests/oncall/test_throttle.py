@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from incidents import delivery, escalation
 from incidents.models import EntryKind, Page, PageStatus
+from incidents.paging import delivery, escalation
 from tests.conftest import declare, make_user
 from tests.oncall.conftest import add_contact, make_policy
 

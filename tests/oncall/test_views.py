@@ -8,8 +8,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import escalation
 from incidents.models import EntryKind, EscalationRun, Page, Status
+from incidents.paging import escalation
 from oncall import policies, schedules, services
 from oncall.models import Override, Schedule, Swap, SwapState
 from tests.conftest import declare, make_team, make_user
@@ -47,7 +47,7 @@ def test_oncall_pages_need_a_role(client, rota, outsider):
     schedule, _ = rota
     client.force_login(outsider)
     for url in (reverse("oncall:index"), reverse("oncall:schedule", args=[schedule.pk]),
-                reverse("incidents:my-oncall")):
+                reverse("paging:my-oncall")):
         assert client.get(url).status_code == 403
     client.logout()
     assert client.get(reverse("oncall:index")).status_code == 302
@@ -173,12 +173,12 @@ def test_my_oncall_lists_shifts_and_pages_and_acknowledges(client, rota):
     incident = declare(title="Card payments fail", escalation_policy=policy)
     escalation.advance(incident.escalation_run.pk)
     client.force_login(ann)
-    html = client.get(reverse("incidents:my-oncall")).content.decode()
+    html = client.get(reverse("paging:my-oncall")).content.decode()
     assert "Card payments fail" in html and 'class="ack-button"' in html
     assert html.count("Checkout primary</a>:") >= 6  # every other day for two weeks
     response = client.post(reverse("incidents:acknowledge", args=[incident.pk]),
-                           {"next": reverse("incidents:my-oncall")})
-    assert response.status_code == 302 and response["Location"] == reverse("incidents:my-oncall")
+                           {"next": reverse("paging:my-oncall")})
+    assert response.status_code == 302 and response["Location"] == reverse("paging:my-oncall")
     incident.refresh_from_db()
     assert incident.status == Status.ACKNOWLEDGED
     assert EscalationRun.objects.get(incident=incident).state == "acknowledged"
@@ -188,13 +188,13 @@ def test_being_paged_for_a_restricted_incident_grants_access_on_the_timeline(cli
     _, ann = rota
     incident = declare(title="Secret breach", restricted=True,
                        escalation_policy=make_policy({"users": [ann]}))
-    html = _login(client, ann).get(reverse("incidents:my-oncall")).content.decode()
+    html = _login(client, ann).get(reverse("paging:my-oncall")).content.decode()
     assert "Secret breach" not in html  # not paged yet: hidden
     escalation.advance(incident.escalation_run.pk)
     assert Page.objects.filter(user=ann).exists()
     grant = incident.timeline.get(kind=EntryKind.RESTRICTION)
     assert grant.data == {"granted_to": "user", "name": "ann", "reason": "paged"}
-    html = client.get(reverse("incidents:my-oncall")).content.decode()
+    html = client.get(reverse("paging:my-oncall")).content.decode()
     assert "Secret breach" in html
     with transaction.atomic():  # paged again (a later round): no second grant
         escalation._grant_paged(incident, [ann])

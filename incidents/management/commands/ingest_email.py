@@ -2,10 +2,10 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents import intake
-from incidents.integrations import email
-from incidents.integrations.endpoints import MAX_BODY
-from incidents.integrations.events import PayloadError
+from incidents.intake import keys, pipeline
+from incidents.intake.endpoints import MAX_BODY
+from incidents.intake.formats import email
+from incidents.intake.formats.events import PayloadError
 from incidents.models import IntegrationFormat
 
 
@@ -17,14 +17,14 @@ class Command(BaseCommand):
         parser.add_argument("key", metavar="KEY", help="The email integration's key.")
 
     def handle(self, key, **options):
-        ref = intake.find_integration(key, IntegrationFormat.EMAIL)
+        ref = keys.find_integration(key, IntegrationFormat.EMAIL)
         if ref is None:
             raise CommandError("No enabled email integration has this key.")
         message = sys.stdin.buffer.read(MAX_BODY + 1)
         if len(message) > MAX_BODY:
             raise CommandError("The message is larger than 512 KB; it was not ingested.")
         try:
-            outcomes = intake.ingest(ref, email.parse(message, dedup_by=ref.email_dedup))
+            outcomes = pipeline.ingest(ref, email.parse(message, dedup_by=ref.email_dedup))
         except PayloadError as error:
             raise CommandError(f"The message was not ingested: {error}.") from None
         for outcome in outcomes:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents.replies import ReplyError, handle_reply
+from incidents.paging.replies import ReplyError, handle_reply
 
 
 class Command(BaseCommand):

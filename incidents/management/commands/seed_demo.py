@@ -6,8 +6,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import intake, services
-from incidents.integrations import pagerduty
+from incidents import services
+from incidents.intake import keys as intake_keys
+from incidents.intake import pipeline
+from incidents.intake.formats import pagerduty
 from incidents.models import (
     AlertRule,
     CustomerTier,
@@ -130,15 +132,15 @@ class Command(BaseCommand):
             name="Database down is P1", position=10, match_field=MatchField.SUMMARY,
             operator=MatchOperator.CONTAINS, value="database down", action=RuleAction.SEVERITY,
             severity="P1")
-        keys = [intake.create_integration(service=svc[slug], format=fmt) for slug, fmt in (
+        keys = [intake_keys.create_integration(service=svc[slug], format=fmt) for slug, fmt in (
             ("postgres-primary", IntegrationFormat.ALERTMANAGER),
             ("payment-gateway", IntegrationFormat.PAGERDUTY),
         )]
-        ref = intake.find_integration(keys[1][1])
+        ref = intake_keys.find_integration(keys[1][1])
         for dedup_key, summary in (("gw-timeouts", "Card processor timeouts above 5%"),
                                    ("gw-timeouts", "Card processor timeouts above 5%"),
                                    ("gw-3ds", "3-D Secure callbacks failing")):
-            intake.ingest(ref, pagerduty.parse({
+            pipeline.ingest(ref, pagerduty.parse({
                 "routing_key": keys[1][1], "event_action": "trigger", "dedup_key": dedup_key,
                 "payload": {"summary": summary, "source": "gateway-prod-1",
                             "severity": "critical", "custom_details": {"region": "eu-west-1"}},

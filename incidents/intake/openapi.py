@@ -1,7 +1,7 @@
 """The intake endpoints in the OpenAPI document. They are plain Django views (the hot path skips
 DRF), so a drf-spectacular postprocessing hook adds them, with the generic JSON schema."""
 
-from incidents.integrations.events import SOURCE_SEVERITIES, Action
+from incidents.intake.formats.events import SOURCE_SEVERITIES, Action
 
 TAG = "alert intake"
 

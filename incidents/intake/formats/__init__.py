@@ -1,7 +1,7 @@
 """One module per monitoring format. Each turns a request body into normalised events (events.py);
 nothing outside this package knows what any vendor's payload looks like."""
 
-from incidents.integrations import alertmanager, email, generic, grafana, pagerduty
+from incidents.intake.formats import alertmanager, email, generic, grafana, pagerduty
 from incidents.models import IntegrationFormat
 
 # Formats whose body is JSON, by the parser that reads it.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import intake_views as views
+from incidents.intake import views
 
 app_name = "intake"
 urlpatterns = [
@@ -15,8 +15,5 @@ urlpatterns = [
     path("rules/", views.rule_list, name="rules"),
     path("rules/new/", views.rule_edit, name="rule-new"),
     path("rules/<int:pk>/", views.rule_edit, name="rule"),
-    path("webhooks/", views.webhook_list, name="webhooks"),
-    path("webhooks/<int:pk>/", views.webhook_detail, name="webhook"),
-    path("webhooks/<int:pk>/test/", views.webhook_test, name="webhook-test"),
     path("incidents/<int:number>/alerts/", views.incident_alerts, name="incident-alerts"),
 ]

@@ -4,8 +4,8 @@ due time, and the next ping resolves that alert."""
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import intake
-from incidents.integrations.events import Action, AlertEvent
+from incidents.intake import keys, pipeline
+from incidents.intake.formats.events import Action, AlertEvent
 from incidents.models import Heartbeat, Integration, IntegrationFormat, Service
 
 DEDUP_KEY = "heartbeat-missed"
@@ -13,7 +13,7 @@ DEDUP_KEY = "heartbeat-missed"
 
 def create(*, service: Service, name: str, interval_minutes: int = 60,
            grace_minutes: int = 5) -> tuple[Heartbeat, str]:
-    integration, key = intake.create_integration(
+    integration, key = keys.create_integration(
         service=service, format=IntegrationFormat.HEARTBEAT, name=name)
     heartbeat = Heartbeat.objects.create(integration=integration,
                                          interval_minutes=interval_minutes,
@@ -21,13 +21,13 @@ def create(*, service: Service, name: str, interval_minutes: int = 60,
     return heartbeat, key
 
 
-def ping(ref: intake.IntegrationRef) -> None:
+def ping(ref: keys.IntegrationRef) -> None:
     was_down = Heartbeat.objects.filter(integration_id=ref.id, is_down=True).update(
         is_down=False, last_ping_at=timezone.now())
     if not was_down:
         Heartbeat.objects.filter(integration_id=ref.id).update(last_ping_at=timezone.now())
         return
-    intake.resolve_alerts(ref, DEDUP_KEY, reason="heartbeat received")
+    pipeline.resolve_alerts(ref, DEDUP_KEY, reason="heartbeat received")
 
 
 def check_missed() -> int:
@@ -47,7 +47,7 @@ def _mark_down(heartbeat_id: int) -> int:
             return 0
         heartbeat = Heartbeat.objects.select_related("integration").get(pk=heartbeat_id)
     ref = _ref(heartbeat.integration)
-    intake.ingest_one(ref, AlertEvent(
+    pipeline.ingest_one(ref, AlertEvent(
         action=Action.TRIGGER, dedup_key=DEDUP_KEY, source_severity="error",
         summary=f"Heartbeat missed: {heartbeat.integration.name}",
         source="relay heartbeat",
@@ -57,8 +57,8 @@ def _mark_down(heartbeat_id: int) -> int:
     return 1
 
 
-def _ref(integration: Integration) -> intake.IntegrationRef:
-    return intake.IntegrationRef(
+def _ref(integration: Integration) -> keys.IntegrationRef:
+    return keys.IntegrationRef(
         id=integration.pk, service_id=integration.service_id, format=integration.format,
         name=integration.name, rate_limit_per_minute=integration.rate_limit_per_minute,
         email_dedup=integration.email_dedup)

@@ -1,7 +1,7 @@
 """Relay's own JSON format, for scripts and tools without a dedicated module. The schema is
-published in the OpenAPI document (see incidents.integrations.openapi)."""
+published in the OpenAPI document (see incidents.intake.openapi)."""
 
-from incidents.integrations.events import (
+from incidents.intake.formats.events import (
     SOURCE_SEVERITIES,
     SUMMARY_MAX,
     Action,

@@ -3,15 +3,13 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from incidents import rules
+from incidents.intake import rules
 from incidents.models import (
     AlertRule,
     EmailDedup,
     IntegrationFormat,
     MaintenanceWindow,
     Service,
-    WebhookEvent,
-    WebhookSubscription,
 )
 
 RULE_FIELDS = ["name", "service", "position", "enabled", "match_field", "label", "operator",
@@ -102,14 +100,3 @@ class MaintenanceWindowForm(_OwnIds, forms.ModelForm):
         if start and end and end <= start:
             self.add_error("ends_at", "The window must end after it starts.")
         return cleaned
-
-
-class WebhookForm(forms.ModelForm):
-    url = forms.URLField(assume_scheme="https", max_length=2000)
-    events = forms.MultipleChoiceField(choices=WebhookEvent.choices, required=False,
-                                       widget=forms.CheckboxSelectMultiple,
-                                       help_text="None ticked: every event.")
-
-    class Meta:
-        model = WebhookSubscription
-        fields = ["name", "service", "url", "secret", "events", "active"]

@@ -11,9 +11,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config import strictjson
-from incidents import heartbeats, intake
-from incidents.integrations import JSON_PARSERS, RAW_PARSERS, generic, pagerduty
-from incidents.integrations.events import PayloadError
+from config.errors import NOT_FOUND
+from incidents.intake import heartbeats, keys, pipeline
+from incidents.intake.formats import JSON_PARSERS, RAW_PARSERS, generic, pagerduty
+from incidents.intake.formats.events import PayloadError
 from incidents.models import IntegrationFormat
 
 MAX_BODY = 512 * 1024
@@ -37,7 +38,6 @@ def invalid(error: PayloadError) -> JsonResponse:
                          "errors": [str(error)], "field": error.field})
 
 
-NOT_FOUND = {"status": "not found", "message": "Not found."}
 
 
 def _body(request) -> bytes:
@@ -60,13 +60,13 @@ def _json(body: bytes):
         raise Rejected(invalid(PayloadError(error.path or "body", error.message))) from None
 
 
-def _integration(key: str, format: str) -> intake.IntegrationRef:
-    ref = intake.find_integration(key, format)
+def _integration(key: str, format: str) -> keys.IntegrationRef:
+    ref = keys.find_integration(key, format)
     if ref is None:
         raise Rejected(_answer(404, NOT_FOUND))
     try:
-        intake.check_rate(ref)
-    except intake.Throttled as throttled:
+        keys.check_rate(ref)
+    except keys.Throttled as throttled:
         raise Rejected(_answer(429, {
             "status": "throttle event",
             "message": "Requests for this integration are arriving too quickly. "
@@ -102,7 +102,7 @@ def _json_format(format: str):
         body = _body(request)
         ref = _integration(key, format)
         events = JSON_PARSERS[format](_json(body))
-        return _accepted(intake.ingest(ref, events))
+        return _accepted(pipeline.ingest(ref, events))
 
     view.__name__ = f"{format}_intake"
     return _endpoint(view)
@@ -117,12 +117,12 @@ def grafana(request, key):
     body = _body(request)
     ref = _integration(key, IntegrationFormat.GRAFANA)
     try:
-        intake.check_signature(ref, body, request.headers.get(intake.SIGNATURE_HEADER),
-                               request.headers.get(intake.TIMESTAMP_HEADER))
-    except intake.BadSignature as error:
+        keys.check_signature(ref, body, request.headers.get(keys.SIGNATURE_HEADER),
+                               request.headers.get(keys.TIMESTAMP_HEADER))
+    except keys.BadSignature as error:
         return _answer(401, {"status": "unauthorized", "message": str(error)})
     events = JSON_PARSERS[IntegrationFormat.GRAFANA](_json(body))
-    return _accepted(intake.ingest(ref, events))
+    return _accepted(pipeline.ingest(ref, events))
 
 
 @_endpoint
@@ -130,19 +130,19 @@ def email(request, key):
     body = _body(request)
     ref = _integration(key, IntegrationFormat.EMAIL)
     events = RAW_PARSERS[IntegrationFormat.EMAIL](body, dedup_by=ref.email_dedup)
-    return _accepted(intake.ingest(ref, events))
+    return _accepted(pipeline.ingest(ref, events))
 
 
 @_endpoint
 def generic_change(request, key):
     body = _body(request)
     ref = _integration(key, IntegrationFormat.GENERIC)
-    change = intake.record_change(ref, generic.parse_change(_json(body)))
+    change = pipeline.record_change(ref, generic.parse_change(_json(body)))
     return _answer(202, {"status": "success", "message": "Change event processed",
                          "id": change.pk})
 
 
-def _pagerduty_integration(payload) -> intake.IntegrationRef:
+def _pagerduty_integration(payload) -> keys.IntegrationRef:
     return _integration(pagerduty.routing_key(payload), IntegrationFormat.PAGERDUTY)
 
 
@@ -150,7 +150,7 @@ def _pagerduty_integration(payload) -> intake.IntegrationRef:
 def pagerduty_enqueue(request):
     payload = _json(_body(request))
     ref = _pagerduty_integration(payload)
-    outcome = intake.ingest(ref, pagerduty.parse(payload))[0]
+    outcome = pipeline.ingest(ref, pagerduty.parse(payload))[0]
     return _answer(202, {"status": "success", "message": "Event processed",
                          "dedup_key": outcome.dedup_key})
 
@@ -159,7 +159,7 @@ def pagerduty_enqueue(request):
 def pagerduty_change(request):
     payload = _json(_body(request))
     ref = _pagerduty_integration(payload)
-    intake.record_change(ref, pagerduty.parse_change(payload))
+    pipeline.record_change(ref, pagerduty.parse_change(payload))
     return _answer(202, {"status": "success", "message": "Change event processed"})
 
 
@@ -167,7 +167,7 @@ def pagerduty_change(request):
 @require_http_methods(["GET", "POST", "HEAD"])
 def heartbeat(request, key):
     """A job's ping: GET or POST. Resolves the missed-heartbeat alert if one is open."""
-    ref = intake.find_integration(key, IntegrationFormat.HEARTBEAT)
+    ref = keys.find_integration(key, IntegrationFormat.HEARTBEAT)
     if ref is None:
         return _answer(404, NOT_FOUND)
     heartbeats.ping(ref)

@@ -19,7 +19,6 @@ from django.db import connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from incidents import page_links
 from incidents.models import (
     EntryKind,
     EscalationRun,
@@ -29,6 +28,7 @@ from incidents.models import (
     PageStatus,
     RunState,
 )
+from incidents.paging import messages
 from incidents.timeline import record
 from oncall import channels
 from oncall.models import ContactKind, ContactMethod
@@ -79,7 +79,7 @@ def deliver(page_id: int, now: datetime | None = None) -> str | None:
     bundle = _claim_bundle(page_id, now)
     if not bundle:
         return None
-    message = page_links.message_for_bundle(bundle)
+    message = messages.message_for_bundle(bundle)
     try:
         receipt = channels.send(bundle[0].channel, bundle[0].address, message)
     except channels.ChannelError as error:

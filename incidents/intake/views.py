@@ -1,6 +1,6 @@
 """Portal pages of alert intake: services and their integrations, heartbeats and maintenance
-windows, alert rules with a preview, outgoing webhooks with their delivery log, and the alert
-panel of an incident. Keys are shown once, in the response that creates or rotates them."""
+windows, alert rules with a preview, and the alert panel of an incident. Keys are shown once,
+in the response that creates or rotates them."""
 
 from datetime import timedelta
 
@@ -10,16 +10,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from incidents import heartbeats, intake, intake_forms, permissions, rules, webhooks
+from incidents import permissions
+from incidents.intake import forms as intake_forms
+from incidents.intake import heartbeats, keys, rules
 from incidents.models import (
     Alert,
     AlertRule,
     ChangeEvent,
-    Incident,
     Integration,
     MaintenanceWindow,
     Service,
-    WebhookSubscription,
 )
 
 ALERTS_SHOWN = 50
@@ -92,7 +92,7 @@ def _service_context(request, service, **extra) -> dict:
         "windows": service.maintenance_windows.all()[:20],
         "rules": AlertRule.objects.filter(service=service),
         "alerts": Alert.objects.filter(service=service).exclude(
-            incident__in=_hidden_incidents(request.user)).order_by("-last_seen")[:20],
+            incident__in=permissions.hidden_restricted(request.user)).order_by("-last_seen")[:20],
         "can_manage": permissions.can_manage_intake(request.user),
         "integration_form": intake_forms.IntegrationForm(),
         "heartbeat_form": intake_forms.HeartbeatForm(),
@@ -100,12 +100,6 @@ def _service_context(request, service, **extra) -> dict:
         "settings_form": intake_forms.ServiceSettingsForm(instance=service),
         **extra,
     }
-
-
-def _hidden_incidents(user):
-    """Restricted incidents this user may not see: their alerts and deliveries stay hidden."""
-    visible = permissions.visible_incidents(user).values("pk")
-    return Incident.objects.filter(restricted=True).exclude(pk__in=visible).values("pk")
 
 
 def _render_service(request, service, status=200, **extra):
@@ -157,7 +151,7 @@ def integration_create(request, slug):
     form = intake_forms.IntegrationForm(request.POST)
     if not form.is_valid():
         return _render_service(request, service, 400, integration_form=form)
-    integration, key = intake.create_integration(service=service, **form.cleaned_data)
+    integration, key = keys.create_integration(service=service, **form.cleaned_data)
     return _redirect_with_key(request, integration, key)
 
 
@@ -166,7 +160,7 @@ def integration_create(request, slug):
 def integration_rotate(request, slug, pk):
     _require_manage(request.user)
     integration = get_object_or_404(Integration, pk=pk, service__slug=slug)
-    return _redirect_with_key(request, integration, intake.rotate_key(integration))
+    return _redirect_with_key(request, integration, keys.rotate_key(integration))
 
 
 @login_required
@@ -199,7 +193,7 @@ def window_create(request, slug):
 
 
 def _recent_alerts(user, service):
-    alerts = Alert.objects.exclude(incident__in=_hidden_incidents(user))
+    alerts = Alert.objects.exclude(incident__in=permissions.hidden_restricted(user))
     if service is not None:
         alerts = alerts.filter(service=service)
     return alerts.order_by("-last_seen")[: rules.PREVIEW_ALERTS]
@@ -244,44 +238,3 @@ def rule_edit(request, pk=None):
                "can_manage": permissions.can_manage_intake(request.user)}
     template = "incidents/rule.html#preview" if request.htmx else "incidents/rule.html"
     return render(request, template, context, status=400 if form.errors else 200)
-
-
-# --- outgoing webhooks ---------------------------------------------------------------------------
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def webhook_list(request):
-    _require_view(request.user)
-    form = intake_forms.WebhookForm(request.POST or None)
-    if request.method == "POST":
-        _require_manage(request.user)
-        if form.is_valid():
-            subscription = form.save()
-            return redirect("intake:webhook", pk=subscription.pk)
-    return render(request, "incidents/webhooks.html", {
-        "subscriptions": WebhookSubscription.objects.select_related("service"),
-        "form": form, "can_manage": permissions.can_manage_intake(request.user),
-    }, status=400 if form.errors else 200)
-
-
-@login_required
-@require_GET
-def webhook_detail(request, pk):
-    _require_view(request.user)
-    subscription = get_object_or_404(WebhookSubscription, pk=pk)
-    return render(request, "incidents/webhook.html", {
-        "subscription": subscription,
-        "deliveries": subscription.deliveries.exclude(
-            incident__in=_hidden_incidents(request.user))[:100],
-        "can_manage": permissions.can_manage_intake(request.user),
-    })
-
-
-@login_required
-@require_POST
-def webhook_test(request, pk):
-    _require_manage(request.user)
-    subscription = get_object_or_404(WebhookSubscription, pk=pk)
-    webhooks.send_test(subscription)
-    return redirect("intake:webhook", pk=subscription.pk)

@@ -11,7 +11,7 @@ from email import policy
 from email.parser import BytesParser
 
 from config.strictjson import scrub
-from incidents.integrations.events import (
+from incidents.intake.formats.events import (
     SUMMARY_MAX,
     Action,
     AlertEvent,

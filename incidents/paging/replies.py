@@ -14,8 +14,9 @@ from email.utils import getaddresses
 
 from django.core import signing
 
-from incidents import page_links, services
+from incidents import services
 from incidents.models import Page
+from incidents.paging import links
 
 COMMANDS = {"ack": "acknowledge", "acknowledge": "acknowledge", "acknowledged": "acknowledge",
             "resolve": "resolve", "resolved": "resolve"}
@@ -56,8 +57,8 @@ def _page_of(message: EmailMessage) -> Page:
     recipients = [address for _, address in getaddresses(headers)]
     quoted = re.findall(r"<[^<>]+>", " ".join(
         str(message.get(h, "")) for h in ("In-Reply-To", "References")))
-    attempts = [(page_links.page_for_reply_address, a) for a in recipients if "+" in a]
-    attempts += [(page_links.page_for_message_id, m) for m in quoted]
+    attempts = [(links.page_for_reply_address, a) for a in recipients if "+" in a]
+    attempts += [(links.page_for_message_id, m) for m in quoted]
     for lookup, value in attempts:
         try:
             page = lookup(value)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.integrations import endpoints
+from incidents.intake import endpoints
 
 app_name = "integrations"
 urlpatterns = [

@@ -6,7 +6,7 @@ on acknowledge and resolve; a trigger with the key of an open alert is a repeat 
 
 import uuid
 
-from incidents.integrations.events import (
+from incidents.intake.formats.events import (
     SOURCE_SEVERITIES,
     SUMMARY_MAX,
     Action,

@@ -1,8 +1,8 @@
 """Grafana alerting webhook contact point: the Alertmanager body plus orgId, state, title,
 message and per-alert dashboard, panel and silence links; `version` is "1"."""
 
-from incidents.integrations import alertmanager
-from incidents.integrations.events import AlertEvent, optional_text, require_object
+from incidents.intake.formats import alertmanager
+from incidents.intake.formats.events import AlertEvent, optional_text, require_object
 
 LINKS = ("dashboardURL", "panelURL", "silenceURL")
 

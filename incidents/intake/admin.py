@@ -6,7 +6,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from incidents import intake, intake_forms, rules
+from incidents.intake import forms as intake_forms
+from incidents.intake import keys, rules
 from incidents.models import (
     Alert,
     AlertRule,
@@ -14,8 +15,6 @@ from incidents.models import (
     Heartbeat,
     Integration,
     MaintenanceWindow,
-    WebhookDelivery,
-    WebhookSubscription,
 )
 from incidents.permissions import visible_incidents
 
@@ -36,17 +35,17 @@ class IntegrationAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
-            intake.forget_keys()
+            keys.forget_keys()
             return
-        raw = intake._new_key()
-        obj.key_hash, obj.key_prefix = intake.hash_key(raw), raw[:8]
+        raw = keys._new_key()
+        obj.key_hash, obj.key_prefix = keys.hash_key(raw), raw[:8]
         super().save_model(request, obj, form, change)
         _show_key(request, obj, raw)
 
     @admin.action(description="Rotate the keys of the selected integrations")
     def rotate_keys(self, request, queryset):
         for integration in queryset:
-            _show_key(request, integration, intake.rotate_key(integration))
+            _show_key(request, integration, keys.rotate_key(integration))
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -113,23 +112,3 @@ class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["integration", "interval_minutes", "grace_minutes", "last_ping_at",
                     "is_down"]
     readonly_fields = ["last_ping_at", "is_down"]
-
-
-@admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["name", "service", "url", "active"]
-    list_filter = ["active", "service"]
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnly):
-    list_display = ["event", "subscription", "incident", "status", "attempts", "response_code",
-                    "created_at", "delivered_at"]
-    list_filter = ["status", "event"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Payload")
-    def payload_link(self, obj):
-        return format_html("<code>{}</code>", obj.payload)

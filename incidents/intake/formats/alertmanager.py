@@ -1,7 +1,7 @@
 """Prometheus Alertmanager webhook, payload version 4: a group of alerts, each firing or
 resolved, identified by its fingerprint (stable from firing to resolved)."""
 
-from incidents.integrations.events import (
+from incidents.intake.formats.events import (
     Action,
     AlertEvent,
     PayloadError,

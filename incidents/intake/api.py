@@ -9,7 +9,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.api_input import SlugRelatedField
-from incidents import intake, permissions
+from incidents import permissions
+from incidents.intake import keys
 from incidents.models import Integration, IntegrationFormat, Service
 from oncall.models import EscalationPolicy, Team
 
@@ -92,7 +93,7 @@ class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         serializer = IntegrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        integration, key = intake.create_integration(
+        integration, key = keys.create_integration(
             service=data["service"], format=data["format"], name=data.get("name", ""))
         for field in ("enabled", "rate_limit_per_minute", "email_dedup", "signing_secret"):
             if field in data:
@@ -102,13 +103,13 @@ class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     def perform_update(self, serializer):
         serializer.save()
-        intake.forget_keys()
+        keys.forget_keys()
 
     @extend_schema(request=None, responses=IntegrationWithKeySerializer)
     @action(detail=True, methods=["post"])
     def rotate(self, request, pk=None):
         integration = self.get_object()
-        return Response(_with_key(integration, intake.rotate_key(integration)))
+        return Response(_with_key(integration, keys.rotate_key(integration)))
 
 
 def _with_key(integration: Integration, key: str) -> dict:

@@ -1,4 +1,4 @@
-"""The alert pipeline: normalised events (from incidents.integrations) → stored alerts →
+"""The alert pipeline: normalised events (from incidents.intake.formats) → stored alerts →
 incidents.
 
 Hot path, a repeat of an open alert: one statement (the dedup upsert). A new alert is durable the
@@ -12,34 +12,28 @@ incident, claims the alert and links it (_join_quietly), because the service's s
 maintenance windows come from a per-process cache. The hot statements are prepared (config.db).
 """
 
-import hashlib
-import hmac
 import json
 import logging
-import secrets
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from config.db import hot_cursor
-from incidents import rules, services
-from incidents.integrations.events import Action, AlertEvent, ChangeEventData
+from incidents import services
+from incidents.intake import hot, rules
+from incidents.intake.formats.events import Action, AlertEvent, ChangeEventData
+from incidents.intake.keys import IntegrationRef
+from incidents.intake.routing import Routing, full_timelines, routing_for
 from incidents.models import (
     OPEN_STATUSES,
     Alert,
-    AlertRule,
     AlertStatus,
     ChangeEvent,
     EntryKind,
     Incident,
-    Integration,
-    MaintenanceWindow,
     Service,
     Status,
 )
@@ -47,216 +41,8 @@ from incidents.timeline import record
 
 log = logging.getLogger(__name__)
 
-KEY_CACHE_SECONDS = 10  # a rotated or disabled key may work this long in other processes
-# A changed service setting, rule or maintenance window reaches other processes this late (this
-# process forgets at once, through forget_routing on save and delete).
-ROUTING_CACHE_SECONDS = 5
 PENDING_GRACE = timedelta(minutes=1)
 UNRESOLVED = (AlertStatus.TRIGGERED, AlertStatus.ACKNOWLEDGED, AlertStatus.SUPPRESSED)
-
-
-# --- keys and integrations -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IntegrationRef:
-    """What the hot path needs of an integration, cached per process."""
-
-    id: int
-    service_id: int
-    format: str
-    name: str
-    rate_limit_per_minute: int
-    email_dedup: str = "message_id"
-    signing_secret: str = ""
-
-
-def hash_key(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _new_key() -> str:
-    # 32 hex characters: the length PagerDuty clients check routing keys against.
-    return secrets.token_hex(16)
-
-
-def create_integration(*, service: Service, format: str, name: str = "",
-                       **settings) -> tuple[Integration, str]:
-    """A new integration and its key; the key is not stored and cannot be shown again."""
-    raw = _new_key()
-    integration = Integration(service=service, format=format, key_hash=hash_key(raw),
-                              key_prefix=raw[:8], name=name or f"{service.name} {format}",
-                              **settings)
-    integration.full_clean()
-    integration.save()
-    return integration, raw
-
-
-def rotate_key(integration: Integration) -> str:
-    raw = _new_key()
-    integration.key_hash, integration.key_prefix = hash_key(raw), raw[:8]
-    integration.rotated_at = timezone.now()
-    integration.save(update_fields=["key_hash", "key_prefix", "rotated_at"])
-    _key_cache.clear()
-    return raw
-
-
-_key_cache: dict[str, tuple[float, IntegrationRef | None]] = {}
-
-
-def find_integration(raw_key: str, format: str | None = None) -> IntegrationRef | None:
-    """The enabled integration with this key (of this format), or None: callers answer 404
-    either way, so nobody learns whether a key exists."""
-    digest = hash_key(raw_key)
-    cached = _key_cache.get(digest)
-    if cached is None or cached[0] < time.monotonic():
-        row = Integration.objects.filter(key_hash=digest, enabled=True).values(
-            "id", "service_id", "format", "name", "rate_limit_per_minute",
-            "email_dedup", "signing_secret").first()
-        cached = (time.monotonic() + KEY_CACHE_SECONDS, IntegrationRef(**row) if row else None)
-        _key_cache[digest] = cached
-    ref = cached[1]
-    if ref is None or (format and ref.format != format):
-        return None
-    return ref
-
-
-def forget_keys() -> None:
-    """Forget every per-process cache of intake (keys, routing, timeline-entry counts)."""
-    _key_cache.clear()
-    forget_routing()
-
-
-# --- routing: a service's settings, rules and maintenance windows, cached per process ----------
-
-
-@dataclass(frozen=True)
-class Routing:
-    service: Service
-    rules: list[AlertRule]
-    windows: list[MaintenanceWindow]  # those not over when read
-    expires: float
-
-
-_routing_cache: dict[int, Routing] = {}
-# Incidents known to name ALERT_ENTRIES_PER_INCIDENT alerts on their timeline already: alerts are
-# never detached, so once full an incident stays full and needs no more counting.
-_full_timelines: set[int] = set()
-
-
-def routing_for(service_id: int) -> Routing:
-    cached = _routing_cache.get(service_id)
-    if cached is None or cached.expires < time.monotonic():
-        service = Service.objects.select_related("escalation_policy").get(pk=service_id)
-        cached = Routing(service, rules.rules_for(service),
-                         rules.windows_not_over(service, timezone.now()),
-                         time.monotonic() + ROUTING_CACHE_SECONDS)
-        _routing_cache[service_id] = cached
-    return cached
-
-
-def forget_routing(**signal_kwargs) -> None:
-    """Receiver of save and delete of services, rules and maintenance windows."""
-    _routing_cache.clear()
-    _full_timelines.clear()
-
-
-SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"
-# Grafana lets the contact point name its optional Timestamp Header; Relay reads this name, the one
-# Grafana's own examples use.
-TIMESTAMP_HEADER = "X-Grafana-Alerting-Timestamp"
-MAX_SKEW_SECONDS = 300
-
-
-class BadSignature(Exception):
-    pass
-
-
-def check_signature(ref: IntegrationRef, body: bytes, signature: str | None,
-                    timestamp: str | None = None, *, now: float | None = None) -> None:
-    """Grafana sends the lowercase hex HMAC-SHA256, with the contact point's secret, of the raw
-    body, or with a Timestamp Header set, of `<unix seconds>:<body>`. That timestamp must be
-    within MAX_SKEW_SECONDS of our clock, so a captured request cannot be replayed later (nor
-    stripped of its timestamp: the body alone was not what was signed). Integrations without a
-    secret accept unsigned requests."""
-    if not ref.signing_secret:
-        return
-    if not signature:
-        raise BadSignature(f"This integration requires the {SIGNATURE_HEADER} header.")
-    if not signature.isascii():
-        # compare_digest takes only ASCII text; anything else cannot be our hex digest.
-        raise BadSignature(f"The {SIGNATURE_HEADER} header is not a hex digest.")
-    if timestamp and not timestamp.isascii():
-        raise BadSignature(f"The {TIMESTAMP_HEADER} header is not a Unix time in seconds.")
-    signed = body if not timestamp else timestamp.encode() + b":" + body
-    expected = hmac.new(ref.signing_secret.encode(), signed, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
-        over = f"the {TIMESTAMP_HEADER} header and the body" if timestamp else "the body"
-        raise BadSignature(f"The {SIGNATURE_HEADER} header does not match {over}.")
-    if timestamp:
-        _check_fresh(timestamp, time.time() if now is None else now)
-
-
-def _check_fresh(timestamp: str, now: float) -> None:
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        raise BadSignature(f"The {TIMESTAMP_HEADER} header is not a Unix time in seconds.")
-    skew = abs(now - int(timestamp))
-    if skew > MAX_SKEW_SECONDS:
-        raise BadSignature(
-            f"The {TIMESTAMP_HEADER} header is {int(skew)} s away from Relay's clock (at most "
-            f"{MAX_SKEW_SECONDS} s): a replayed request, or a sender clock out of sync.")
-
-
-class Throttled(Exception):
-    def __init__(self, retry_after: int):
-        super().__init__(f"retry after {retry_after}s")
-        self.retry_after = retry_after
-
-
-def check_rate(ref: IntegrationRef) -> None:
-    """Fixed one-minute windows counted in the default cache: Redis when REDIS_URL is set, so all
-    web processes share one count; else per process. If Redis does not answer, the request goes
-    through uncounted: a lost alert costs more than a missed limit."""
-    now = time.time()
-    window = int(now // 60)
-    try:
-        count = _count_request(f"relay:intake-rate:{ref.id}:{window}")
-    except RedisError:
-        _warn_uncounted(ref, window)
-        return
-    if count > ref.rate_limit_per_minute:
-        raise Throttled(max(1, int((window + 1) * 60 - now) + 1))
-
-
-def _count_request(key: str) -> int:
-    """incr is atomic on Redis, and add sets the key with its expiry only if absent: parallel
-    requests in any process get distinct counts. incr first: all but a minute's first request
-    find the key there."""
-    try:
-        return cache.incr(key)
-    except ValueError:  # the minute's first request (or the key just expired)
-        pass
-    if cache.add(key, 1, timeout=70):
-        return 1
-    try:
-        return cache.incr(key)  # another request added it first
-    except ValueError:  # and it expired since: count this one as the first
-        cache.set(key, 1, timeout=70)
-        return 1
-
-
-_uncounted_warned: set[tuple[int, int]] = set()
-
-
-def _warn_uncounted(ref: IntegrationRef, window: int) -> None:
-    # Once per integration and minute in this process: a storm must not flood the log as well.
-    if (ref.id, window) in _uncounted_warned:
-        return
-    if len(_uncounted_warned) > 10_000:
-        _uncounted_warned.clear()
-    _uncounted_warned.add((ref.id, window))
-    log.warning("Rate of integration %s not counted this minute: the cache (Redis) does not "
-                "answer; accepting requests without a limit", ref.id, exc_info=True)
 
 
 # --- the pipeline ----------------------------------------------------------------------------
@@ -307,19 +93,6 @@ def _commit_without_flush() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-_UPSERT = """
-INSERT INTO incidents_alert (integration_id, service_id, dedup_key, grouping_key, status,
-    severity, summary, source, source_url, details, raw, count, first_seen, last_seen, processed)
-VALUES (%s, %s, %s, %s, 'triggered', %s, %s, %s, %s, {json}, {json}, 1, %s, %s, %s)
-ON CONFLICT (integration_id, dedup_key) WHERE NOT (status = 'resolved')
-DO UPDATE SET count = incidents_alert.count + 1, last_seen = excluded.last_seen,
-    raw = excluded.raw
-RETURNING id, count, processed
-"""
-
-
-_UPSERT_SQL = {vendor: _UPSERT.format(json=json)
-               for vendor, json in (("postgresql", "%s::jsonb"), ("sqlite", "%s"))}
 
 
 def _stored_fields(event: AlertEvent) -> dict:
@@ -338,7 +111,7 @@ def _upsert(ref: IntegrationRef, fields: dict) -> tuple[int, int, bool]:
     with hot_cursor() as cursor:
         db = cursor.db
         now = db.ops.adapt_datetimefield_value(timezone.now())
-        cursor.execute(_UPSERT_SQL[db.vendor], [
+        cursor.execute(hot.UPSERT_SQL[db.vendor], [
             ref.id, ref.service_id, fields["dedup_key"], fields["grouping_key"],
             fields["severity"], fields["summary"], fields["source"], fields["source_url"],
             json.dumps(fields["details"]), json.dumps(fields["raw"]), now, now, False])
@@ -407,37 +180,6 @@ def _route(alert: Alert, routing: Routing, actor: str) -> None:
                          "maintenance": window.reason if window else "", "paged": pages})
 
 
-# The bulk of a storm in one statement: a new alert joins the newest open incident of its service
-# that had an alert (with the same grouping key, if the service groups by key) within the
-# grouping window, when _route would do nothing else: the incident's timeline already names
-# enough alerts, the alert is no more severe than the incident, and it is not flapping (no
-# resolved alert with its key in the flap window: then _route decides). Otherwise nothing
-# changes and _route runs. The same lookup as _open_incident_for, in SQL planned once; the
-# service's open incidents are found first (MATERIALIZED), so the recent-alert check runs for
-# them only, not for every open incident of every service.
-_JOIN_QUIETLY = """
-WITH open_here AS MATERIALIZED (
-    SELECT i.id FROM {incident} i JOIN {incident_services} s ON s.incident_id = i.id
-    WHERE s.service_id = %(service)s AND i.status IN ({open_statuses})
-)
-UPDATE {alert} SET processed = TRUE, severity = %(severity)s, incident_id = target.id
-FROM (
-    SELECT o.id FROM open_here o
-    WHERE (SELECT a.id FROM {alert} a
-           WHERE a.incident_id = o.id AND a.last_seen >= %(window_start)s AND a.id <> %(alert)s
-             AND (NOT %(by_key)s OR a.grouping_key = %(grouping_key)s)
-           LIMIT 1) IS NOT NULL
-    ORDER BY o.id DESC LIMIT 1
-) AS target, {incident} joined
-WHERE {alert}.id = %(alert)s AND NOT {alert}.processed AND joined.id = target.id
-  AND joined.severity <= %(severity)s
-  AND (SELECT count(*) FROM (SELECT 1 FROM {alert} e WHERE e.incident_id = joined.id
-                             AND e.id <> %(alert)s LIMIT {entries}) AS named) >= {entries}
-  AND NOT EXISTS (SELECT 1 FROM {alert} r
-                  WHERE r.integration_id = %(integration)s AND r.dedup_key = %(dedup_key)s
-                    AND r.status = 'resolved' AND r.resolved_at >= %(flap_start)s)
-RETURNING incident_id
-"""
 
 
 def _join_quietly(alert: Alert, routing: Routing) -> bool:
@@ -448,9 +190,9 @@ def _join_quietly(alert: Alert, routing: Routing) -> bool:
     if decision.drop:
         return False
     service = routing.service
-    sql = _JOIN_QUIETLY.format(
-        alert=_table(Alert), incident=_table(Incident),
-        incident_services=_table(Incident.services.through),
+    sql = hot.JOIN_QUIETLY.format(
+        alert=hot.table(Alert), incident=hot.table(Incident),
+        incident_services=hot.table(Incident.services.through),
         open_statuses=", ".join(f"'{status}'" for status in OPEN_STATUSES),
         entries=ALERT_ENTRIES_PER_INCIDENT)
     adapt = connection.ops.adapt_datetimefield_value
@@ -465,9 +207,6 @@ def _join_quietly(alert: Alert, routing: Routing) -> bool:
         cursor.execute(sql, params)
         return cursor.fetchone() is not None
 
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _raises(incident: Incident, severity: str) -> bool:
@@ -502,12 +241,12 @@ ALERT_ENTRIES_PER_INCIDENT = 20
 
 
 def _worth_an_entry(incident: Incident, alert: Alert) -> bool:
-    if incident.pk in _full_timelines:
+    if incident.pk in full_timelines:
         return False
     earlier = Alert.objects.filter(incident=incident).exclude(pk=alert.pk).order_by()
     if earlier[:ALERT_ENTRIES_PER_INCIDENT].count() < ALERT_ENTRIES_PER_INCIDENT:
         return True
-    _full_timelines.add(incident.pk)
+    full_timelines.add(incident.pk)
     return False
 
 
@@ -559,23 +298,6 @@ def _flapping_incident(alert: Alert, service: Service, now) -> Incident | None:
     return incident if incident.status in (*OPEN_STATUSES, Status.RESOLVED) else None
 
 
-_RESOLVE = """
-UPDATE {alert} SET status = 'resolved', resolved_at = %(now)s
-WHERE integration_id = %(integration)s AND dedup_key = %(dedup_key)s
-  AND status IN ({unresolved})
-RETURNING id, incident_id
-"""
-# Read with the incident's row locked first (its own statement, so this one's snapshot is taken
-# after the wait): two resolves of its last two alerts cannot both see the other still open, the
-# second waits for the first to commit and then sees it resolved.
-_LOCK_INCIDENT = "SELECT 1 FROM {incident} WHERE id = %(incident)s FOR UPDATE"
-_AFTER_RESOLVE = """
-SELECT i.status, s.auto_resolve,
-    EXISTS (SELECT 1 FROM {alert} o WHERE o.incident_id = i.id AND o.status IN ({unresolved})),
-    (SELECT count(*) FROM (SELECT 1 FROM {alert} e WHERE e.incident_id = i.id
-                           AND e.id <> %(alert)s LIMIT {entries}) AS named)
-FROM {incident} i, {service} s WHERE i.id = %(incident)s AND s.id = %(service)s
-"""
 
 
 def resolve_alerts(ref: IntegrationRef, dedup_key: str, *, reason: str = "") -> int | None:
@@ -585,7 +307,7 @@ def resolve_alerts(ref: IntegrationRef, dedup_key: str, *, reason: str = "") -> 
     when they are due."""
     unresolved = ", ".join(f"'{status}'" for status in UNRESOLVED)
     with transaction.atomic(), hot_cursor() as cursor:
-        cursor.execute(_RESOLVE.format(alert=_table(Alert), unresolved=unresolved),
+        cursor.execute(hot.RESOLVE.format(alert=hot.table(Alert), unresolved=unresolved),
                        {"now": connection.ops.adapt_datetimefield_value(timezone.now()),
                         "integration": ref.id, "dedup_key": dedup_key})
         row = cursor.fetchone()
@@ -595,14 +317,14 @@ def resolve_alerts(ref: IntegrationRef, dedup_key: str, *, reason: str = "") -> 
         if incident_id is None:
             return alert_id
         if connection.features.has_select_for_update:  # SQLite has one writer at a time anyway
-            cursor.execute(_LOCK_INCIDENT.format(incident=_table(Incident)),
+            cursor.execute(hot.LOCK_INCIDENT.format(incident=hot.table(Incident)),
                            {"incident": incident_id})
-        cursor.execute(_AFTER_RESOLVE.format(
-            alert=_table(Alert), incident=_table(Incident), service=_table(Service),
+        cursor.execute(hot.AFTER_RESOLVE.format(
+            alert=hot.table(Alert), incident=hot.table(Incident), service=hot.table(Service),
             unresolved=unresolved, entries=ALERT_ENTRIES_PER_INCIDENT),
             {"alert": alert_id, "incident": incident_id, "service": ref.service_id})
         status, auto_resolve, open_left, named = cursor.fetchone()
-        entry = incident_id not in _full_timelines and named < ALERT_ENTRIES_PER_INCIDENT
+        entry = incident_id not in full_timelines and named < ALERT_ENTRIES_PER_INCIDENT
         resolves = auto_resolve and not open_left and status in OPEN_STATUSES
         if entry or resolves:
             alert = Alert.objects.select_related("integration", "incident").get(pk=alert_id)

@@ -13,8 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from incidents import delivery, lifecycle, permissions
-from incidents.delivery import ROBOT
+from incidents import lifecycle, permissions
 from incidents.models import (
     CLOSED_STATUSES,
     SYSTEM_TRANSITIONS,
@@ -27,6 +26,8 @@ from incidents.models import (
     RunState,
     Status,
 )
+from incidents.paging import delivery
+from incidents.paging.delivery import ROBOT
 from incidents.timeline import record
 from oncall import policies
 
