@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from incidents import heartbeats, intake
+from incidents.intake import heartbeats, keys
 from incidents.models import Incident, Integration, IntegrationFormat, Service, Severity
 from oncall.models import ApiToken, hash_token
 from tests.conftest import declare, make_team, make_user
@@ -108,7 +108,7 @@ schema = schemathesis.openapi.from_dict(_document(), config=_config())
 def seeded(live_server):
     """A caller allowed everything, incidents with and without the optional people (so nulls
     reach the responses), and an integration per intake format with the key in KEYS."""
-    intake.forget_keys()
+    keys.forget_keys()
     cache.clear()
     _restart_ids(Incident, Integration)
     caller = make_user("fuzzer", "Responders", is_superuser=True, is_staff=True)
@@ -122,10 +122,10 @@ def seeded(live_server):
     declare(by=caller, title="Suspicious logins", severity=Severity.P1, restricted=True)
     for fmt, key in KEYS.items():
         _integration_with_key(service, fmt, key)
-    spare, _ = intake.create_integration(service=service, format=IntegrationFormat.GENERIC)
+    spare, _ = keys.create_integration(service=service, format=IntegrationFormat.GENERIC)
     assert str(spare.pk) == SPARE_INTEGRATION_ID
     yield live_server.url
-    intake.forget_keys()
+    keys.forget_keys()
 
 
 def _restart_ids(*models) -> None:
@@ -143,8 +143,8 @@ def _integration_with_key(service: Service, fmt: str, key: str) -> None:
     if fmt == IntegrationFormat.HEARTBEAT:
         integration = heartbeats.create(service=service, name="Nightly backup")[0].integration
     else:
-        integration, _ = intake.create_integration(service=service, format=fmt)
-    Integration.objects.filter(pk=integration.pk).update(key_hash=intake.hash_key(key))
+        integration, _ = keys.create_integration(service=service, format=fmt)
+    Integration.objects.filter(pk=integration.pk).update(key_hash=keys.hash_key(key))
 
 
 def test_served_document_is_the_one_tested(seeded):
