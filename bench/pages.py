@@ -11,11 +11,16 @@ kept for the next run (--reseed drops and rebuilds it).
 """
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import random
 import sys
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -386,9 +391,21 @@ def _columns(model, known: list[str]) -> tuple[list[str], str]:
 
 
 _worker: dict = {}
+# Seconds the row builders get to exit once the last chunk is in; a stuck one is then terminated
+# (and killed if it ignores that) instead of hanging the run.
+POOL_EXIT_TIMEOUT = 30
 
 
-def _init_worker(cast: Cast, size: Size, now: datetime, suffixes: tuple[str, str]) -> None:
+class SeedingError(RuntimeError):
+    """A row-building worker failed or died; raised in the parent with the worker's traceback."""
+
+
+def _init_worker(env: dict[str, str], cast: Cast, size: Size, now: datetime,
+                 suffixes: tuple[str, str]) -> None:
+    # Workers are spawned (a fresh interpreter, not a fork of a process holding Django's,
+    # psycopg's and logging's locks), so they set Django up themselves: IncidentFactory needs
+    # incidents.timeline, which imports the models. They never open a database connection.
+    common.setup_django(env)
     _worker.update(cast=cast, size=size, now=now, suffixes=suffixes)
 
 
@@ -435,13 +452,67 @@ def _jobs(size: Size, rng: random.Random):
     return jobs, sorted(restricted)
 
 
-def seed(size: Size, rng: random.Random, processes: int) -> float:
+@contextlib.contextmanager
+def _row_builders(processes: int, initargs: tuple):
+    """A pool of `processes` spawned workers that always ends: on the way out the workers get
+    POOL_EXIT_TIMEOUT seconds to exit (none after an error) and are then terminated, so neither a
+    stuck worker nor a failure in this process can leave the run hanging in the shutdown."""
+    context = multiprocessing.get_context("spawn")
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_init_worker,
+                               initargs=initargs)
+    failed = True
+    try:
+        yield pool
+        failed = False
+    finally:
+        # Workers start on demand; whatever this pool started is new since `before`.
+        workers = [p for p in multiprocessing.active_children() if p not in before]
+        _shut_down(pool, workers, 0 if failed else POOL_EXIT_TIMEOUT)
+
+
+def _shut_down(pool: ProcessPoolExecutor, workers, timeout: float) -> None:
+    """pool.shutdown() with a time limit. The executor's own thread joins (reaps) the workers;
+    joining or polling them here as well would race it, so this only waits for that shutdown and
+    signals the workers when it takes too long, which lets the executor's joins return."""
+    stopper = threading.Thread(target=pool.shutdown, kwargs={"cancel_futures": True},
+                               name="pool-shutdown", daemon=True)
+    stopper.start()
+    stopper.join(timeout)
+    if not stopper.is_alive():
+        return
+    if timeout:  # after an error the workers are stopped on purpose: nothing to report
+        print(f"  row builders did not exit within {timeout}s of the last chunk; terminating "
+              "them", file=sys.stderr, flush=True)
+    for signal_worker in (lambda w: w.terminate(), lambda w: w.kill()):
+        for worker in workers:
+            signal_worker(worker)  # a no-op for a worker already reaped
+        stopper.join(5)
+        if not stopper.is_alive():
+            return
+    print("  row builders still running after SIGKILL; leaving them", file=sys.stderr)
+
+
+def _chunk_result(job, future):
+    """The COPY text a worker built for `job`, or an error saying which chunk failed and why."""
+    numbers = job[1]
+    which = f"incidents {numbers[0]:,}–{numbers[-1]:,}"
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise SeedingError(f"A row-building worker died (killed, out of memory, or it failed to "
+                           f"start) while building {which}; seeding stopped.") from exc
+    except Exception as exc:
+        raise SeedingError(f"Building {which} failed in a worker with {exc!r} (its traceback is "
+                           "above); seeding stopped.") from exc
+
+
+def seed(size: Size, rng: random.Random, processes: int, env: dict[str, str]) -> float:
     """Build rows in `processes` worker processes (hash chains included) while this process
     streams them into PostgreSQL with COPY, one transaction per chunk of incidents."""
-    import multiprocessing
     from collections import deque
 
-    from django.db import connection, connections, transaction
+    from django.db import connection, transaction
 
     from incidents.models import (
         Incident,
@@ -462,12 +533,10 @@ def seed(size: Size, rng: random.Random, processes: int) -> float:
     copies.append(f"COPY {TimelineEntry._meta.db_table} ({', '.join(entry_columns)}) FROM STDIN")
     now = datetime.now(UTC).replace(microsecond=0)
 
-    connections.close_all()  # forked workers must not share this process's connection
-    context = multiprocessing.get_context("fork")
     done = [0, 0]  # incidents, entries
 
     def copy_next(pending) -> None:
-        incidents, links, entries, counts = pending.popleft().get()
+        incidents, links, entries, counts = _chunk_result(*pending.popleft())
         with transaction.atomic(), connection.connection.cursor() as cursor:
             for statement, data in zip(copies, [incidents, *links.values(), entries],
                                        strict=True):
@@ -479,11 +548,10 @@ def seed(size: Size, rng: random.Random, processes: int) -> float:
             print(f"  seeded {done[0]:>7,} incidents, {done[1]:>9,} entries "
                   f"({time.perf_counter() - started:5.1f}s)", flush=True)
 
-    with context.Pool(processes, _init_worker,
-                      (cast, size, now, (incident_suffix, entry_suffix))) as pool:
+    with _row_builders(processes, (env, cast, size, now, (incident_suffix, entry_suffix))) as pool:
         pending = deque()
         for job in jobs:  # a few chunks in flight, not the whole database in memory
-            pending.append(pool.apply_async(build_chunk, (job,)))
+            pending.append((job, pool.submit(build_chunk, job)))
             if len(pending) > processes:
                 copy_next(pending)
         while pending:
@@ -558,7 +626,7 @@ def prepare(args, size: Size, database_url: str, env: dict[str, str]) -> dict:
         elif created or args.reseed:
             print(f"database {name}: created")
         print(f"seeding {size.incidents:,} incidents and {size.entries:,} timeline entries…")
-        seconds = seed(size, random.Random(args.seed), processes=args.processes)
+        seconds = seed(size, random.Random(args.seed), processes=args.processes, env=env)
         print(f"seeding took {seconds:.1f}s")
     return {"seed_seconds": seconds}
 
