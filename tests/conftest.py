@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from incidents import services
 from incidents.models import CustomerTier, Service, Severity
 from oncall.models import Team
+from tests.receivers import http_receiver, smtp_server  # noqa: F401 (fixtures for every test)
 
 _counter = itertools.count(1)
 

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 from incidents.intake import keys
 from incidents.models import Alert, AlertRule, Incident, Integration, WebhookSubscription
 from tests.browser.conftest import login
-from tests.incidents.test_intake_formats import GRAFANA_FIRING, hmac_hex
-from tests.incidents.test_intake_webhooks import Receiver
+from tests.incidents.intake.test_formats import GRAFANA_FIRING, hmac_hex
+from tests.incidents.webhooks.test_outbox import Receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -23,7 +23,7 @@ from incidents.intake import keys
 from incidents.models import Alert, Service
 from tests.incidents.conftest import make_integration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REDIS_DB = 11  # apart from django-q's broker (db 0 in bench/escalation.py)
 
 

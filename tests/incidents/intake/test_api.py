@@ -13,7 +13,7 @@ from incidents.intake import keys
 from incidents.models import Alert, Integration, Service
 from oncall.models import ApiToken
 from tests.incidents.conftest import make_integration
-from tests.incidents.test_intake_formats import EMAIL
+from tests.incidents.intake.test_formats import EMAIL
 
 pytestmark = pytest.mark.django_db
 
