@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from guardian.shortcuts import assign_perm
 
+from accounts.guards import has_role_perm
 from config.db import hot_cursor
 from incidents.models import (
     EntryKind,
@@ -26,9 +27,7 @@ def visible_incidents(user, queryset=None):
     """Incidents this user may see: unrestricted ones, plus restricted ones granted to the user or
     to one of the user's teams (groups), or all of them for auditors and admins."""
     queryset = Incident.objects.all() if queryset is None else queryset
-    if user is None or isinstance(user, AnonymousUser) or not user.is_active:
-        return queryset.none()
-    if not user.has_perm(VIEW):
+    if not has_role_perm(user, VIEW):
         return queryset.none()
     if user.has_perm(VIEW_ALL_RESTRICTED):
         return queryset
@@ -144,11 +143,11 @@ def hide_unseen_links(user, entries) -> list:
 
 
 def can_declare(user) -> bool:
-    return user.is_authenticated and user.has_perm(DECLARE)
+    return has_role_perm(user, DECLARE)
 
 
 def can_edit(user, incident: Incident | None = None) -> bool:
-    return user.is_authenticated and user.has_perm(CHANGE)
+    return has_role_perm(user, CHANGE)
 
 
 def can_correct_milestones(user, incident: Incident) -> bool:
@@ -165,13 +164,9 @@ MANAGE_INTAKE = "incidents.change_integration"
 
 
 def can_view_intake(user) -> bool:
-    return user.is_authenticated and user.has_perm("incidents.view_integration")
+    return has_role_perm(user, "incidents.view_integration")
 
 
 def can_manage_intake(user) -> bool:
     """Services, integrations, rules, maintenance windows, heartbeats and webhooks."""
-    return user.is_authenticated and user.has_perm(MANAGE_INTAKE)
-
-
-def can_view_oncall(user) -> bool:
-    return user.is_authenticated and user.has_perm("oncall.view_schedule")
+    return has_role_perm(user, MANAGE_INTAKE)

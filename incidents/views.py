@@ -17,6 +17,7 @@ from config.forms import add_errors
 from incidents import escalation, forms, page_links, permissions, queries, replies, services
 from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident, Page
 from incidents.timeline import verify_chain
+from oncall import permissions as oncall_permissions
 from oncall import schedules as oncall_schedules
 from oncall.models import Team
 
@@ -65,7 +66,7 @@ def dashboard(request):
         return render(request, "incidents/dashboard.html#incident-list", context)
     context["declare_form"] = forms.DeclareForm() if permissions.can_declare(request.user) else None
     context["severity_help"] = SEVERITY_DESCRIPTIONS
-    context["show_on_call"] = permissions.can_view_oncall(request.user)
+    context["show_on_call"] = oncall_permissions.can_view(request.user)
     return render(request, "incidents/dashboard.html", context)
 
 
@@ -354,7 +355,7 @@ MY_PAGES = 50
 @require_GET
 def my_oncall(request):
     """My upcoming shifts and the pages I received (of incidents I can see), with acknowledge."""
-    if not permissions.can_view_oncall(request.user):
+    if not oncall_permissions.can_view(request.user):
         raise PermissionDenied("Your account has no role yet; ask an admin to add you to one.")
     now = timezone.now()
     visible = permissions.visible_incidents(request.user)
