@@ -15,7 +15,6 @@ from incidents.models import (
     Alert,
     AlertRule,
     ChangeEvent,
-    Incident,
     Integration,
     MaintenanceWindow,
     Service,
@@ -91,8 +90,8 @@ def _service_context(request, service, **extra) -> dict:
             "heartbeat"),
         "windows": service.maintenance_windows.all()[:20],
         "rules": AlertRule.objects.filter(service=service),
-        "alerts": Alert.objects.filter(service=service).exclude(
-            incident__in=_hidden_incidents(request.user)).order_by("-last_seen")[:20],
+        "alerts": permissions.visible_alerts(
+            request.user, Alert.objects.filter(service=service)).order_by("-last_seen")[:20],
         "can_manage": permissions.can_manage_intake(request.user),
         "integration_form": intake_forms.IntegrationForm(),
         "heartbeat_form": intake_forms.HeartbeatForm(),
@@ -100,12 +99,6 @@ def _service_context(request, service, **extra) -> dict:
         "settings_form": intake_forms.ServiceSettingsForm(instance=service),
         **extra,
     }
-
-
-def _hidden_incidents(user):
-    """Restricted incidents this user may not see: their alerts and deliveries stay hidden."""
-    visible = permissions.visible_incidents(user).values("pk")
-    return Incident.objects.filter(restricted=True).exclude(pk__in=visible).values("pk")
 
 
 def _render_service(request, service, status=200, **extra):
@@ -199,7 +192,7 @@ def window_create(request, slug):
 
 
 def _recent_alerts(user, service):
-    alerts = Alert.objects.exclude(incident__in=_hidden_incidents(user))
+    alerts = permissions.visible_alerts(user)
     if service is not None:
         alerts = alerts.filter(service=service)
     return alerts.order_by("-last_seen")[: rules.PREVIEW_ALERTS]
@@ -272,8 +265,8 @@ def webhook_detail(request, pk):
     subscription = get_object_or_404(WebhookSubscription, pk=pk)
     return render(request, "incidents/webhook.html", {
         "subscription": subscription,
-        "deliveries": subscription.deliveries.exclude(
-            incident__in=_hidden_incidents(request.user))[:100],
+        "deliveries": permissions.visible_alerts(
+            request.user, subscription.deliveries.all())[:100],
         "can_manage": permissions.can_manage_intake(request.user),
     })
 

@@ -10,6 +10,7 @@ from guardian.shortcuts import assign_perm
 from accounts.guards import has_role_perm
 from config.db import hot_cursor
 from incidents.models import (
+    Alert,
     EntryKind,
     Incident,
     IncidentGroupObjectPermission,
@@ -38,6 +39,16 @@ def visible_incidents(user, queryset=None):
         group__user=user, permission__codename="view_incident"
     ).values("content_object_id")
     return queryset.filter(Q(restricted=False) | Q(pk__in=by_user) | Q(pk__in=by_group))
+
+
+def visible_alerts(user, queryset=None):
+    """These alerts less those of restricted incidents hidden from this user: an alert tells as
+    much as its incident. Also for other rows with a nullable `incident` key (webhook
+    deliveries). Alerts of no incident stay visible."""
+    queryset = Alert.objects.all() if queryset is None else queryset
+    restricted = Incident.objects.filter(restricted=True)
+    hidden = restricted.exclude(pk__in=visible_incidents(user, restricted).values("pk"))
+    return queryset.exclude(incident__in=hidden.values("pk"))
 
 
 _POLL_STATE_SQL = """
