@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_q",
     "csp",
     "axes",
+    "accounts",
     "oncall",
     "incidents",
     "comms",
@@ -258,7 +259,7 @@ Q_CLUSTER["sync"] = env_bool("Q_SYNC", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "oncall.authentication.ApiTokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

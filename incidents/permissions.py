@@ -7,8 +7,10 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from guardian.shortcuts import assign_perm
 
+from accounts.guards import has_role_perm
 from config.db import hot_cursor
 from incidents.models import (
+    Alert,
     EntryKind,
     Incident,
     IncidentGroupObjectPermission,
@@ -26,9 +28,7 @@ def visible_incidents(user, queryset=None):
     """Incidents this user may see: unrestricted ones, plus restricted ones granted to the user or
     to one of the user's teams (groups), or all of them for auditors and admins."""
     queryset = Incident.objects.all() if queryset is None else queryset
-    if user is None or isinstance(user, AnonymousUser) or not user.is_active:
-        return queryset.none()
-    if not user.has_perm(VIEW):
+    if not has_role_perm(user, VIEW):
         return queryset.none()
     if user.has_perm(VIEW_ALL_RESTRICTED):
         return queryset
@@ -39,6 +39,16 @@ def visible_incidents(user, queryset=None):
         group__user=user, permission__codename="view_incident"
     ).values("content_object_id")
     return queryset.filter(Q(restricted=False) | Q(pk__in=by_user) | Q(pk__in=by_group))
+
+
+def visible_alerts(user, queryset=None):
+    """These alerts less those of restricted incidents hidden from this user: an alert tells as
+    much as its incident. Also for other rows with a nullable `incident` key (webhook
+    deliveries). Alerts of no incident stay visible."""
+    queryset = Alert.objects.all() if queryset is None else queryset
+    restricted = Incident.objects.filter(restricted=True)
+    hidden = restricted.exclude(pk__in=visible_incidents(user, restricted).values("pk"))
+    return queryset.exclude(incident__in=hidden.values("pk"))
 
 
 _POLL_STATE_SQL = """
@@ -143,19 +153,12 @@ def hide_unseen_links(user, entries) -> list:
     return entries
 
 
-def hidden_restricted(user):
-    """Ids of the restricted incidents this user may not see: their alerts and webhook
-    deliveries stay hidden too."""
-    visible = visible_incidents(user).values("pk")
-    return Incident.objects.filter(restricted=True).exclude(pk__in=visible).values("pk")
-
-
 def can_declare(user) -> bool:
-    return user.is_authenticated and user.has_perm(DECLARE)
+    return has_role_perm(user, DECLARE)
 
 
 def can_edit(user, incident: Incident | None = None) -> bool:
-    return user.is_authenticated and user.has_perm(CHANGE)
+    return has_role_perm(user, CHANGE)
 
 
 def can_correct_milestones(user, incident: Incident) -> bool:
@@ -172,13 +175,9 @@ MANAGE_INTAKE = "incidents.change_integration"
 
 
 def can_view_intake(user) -> bool:
-    return user.is_authenticated and user.has_perm("incidents.view_integration")
+    return has_role_perm(user, "incidents.view_integration")
 
 
 def can_manage_intake(user) -> bool:
     """Services, integrations, rules, maintenance windows, heartbeats and webhooks."""
-    return user.is_authenticated and user.has_perm(MANAGE_INTAKE)
-
-
-def can_view_oncall(user) -> bool:
-    return user.is_authenticated and user.has_perm("oncall.view_schedule")
+    return has_role_perm(user, MANAGE_INTAKE)

@@ -14,6 +14,7 @@ from incidents import forms, permissions, queries, services
 from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident
 from incidents.paging import escalation
 from incidents.timeline import verify_chain
+from oncall import permissions as oncall_permissions
 from oncall.models import Team
 
 TIMELINE_PAGE = 200  # newest entries shown on the incident page; older ones behind a link
@@ -61,7 +62,7 @@ def dashboard(request):
         return render(request, "incidents/dashboard.html#incident-list", context)
     context["declare_form"] = forms.DeclareForm() if permissions.can_declare(request.user) else None
     context["severity_help"] = SEVERITY_DESCRIPTIONS
-    context["show_on_call"] = permissions.can_view_oncall(request.user)
+    context["show_on_call"] = oncall_permissions.can_view(request.user)
     return render(request, "incidents/dashboard.html", context)
 
 

@@ -1,4 +1,3 @@
-import hashlib
 import secrets
 import zoneinfo
 
@@ -306,48 +305,6 @@ class NotificationRule(models.Model):
 
     def __str__(self):
         return f"{self.contact_method} after {self.delay_minutes} min"
-
-
-TOKEN_PREFIX = "relay_"
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-class ApiToken(models.Model):
-    """An API credential. Only the SHA-256 of the token is stored; the token is shown once."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
-    )
-    name = models.CharField(max_length=100)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    prefix = models.CharField(
-        max_length=14, editable=False, help_text="First characters, to recognise it."
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = "API token"
-
-    def __str__(self):
-        return f"{self.name} ({self.prefix}…)"
-
-    @classmethod
-    def issue(cls, user, name: str) -> tuple["ApiToken", str]:
-        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, key_hash=hash_token(raw), prefix=raw[:14])
-        return token, raw
-
-    def assign_new_key(self) -> str:
-        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        self.key_hash = hash_token(raw)
-        self.prefix = raw[:14]
-        return raw
 
 
 class SwapState(models.TextChoices):

@@ -1,12 +1,12 @@
 """Personas and factories shared by the whole suite. Deterministic: no random names, no sleeps."""
 
-import importlib
 import itertools
 
 import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, User
 
+from accounts.roles import sync_role_groups
 from incidents import services
 from incidents.models import CustomerTier, Service, Severity
 from oncall.models import Team
@@ -15,22 +15,12 @@ from tests.receivers import http_receiver, smtp_server  # noqa: F401 (fixtures f
 _counter = itertools.count(1)
 
 
-_role_groups = importlib.import_module("incidents.migrations.0003_role_groups")
-_intake_permissions = importlib.import_module("incidents.migrations.0007_intake_permissions")
-_oncall_roles = importlib.import_module("oncall.migrations.0006_role_permissions")
-_escalation_permissions = importlib.import_module(
-    "incidents.migrations.0008_escalation_permissions")
-
-
 def ensure_role_groups() -> None:
     """Role groups come from a data migration; a transactional test's flush removes them, so
-    recreate them (idempotently, with the migration's own definition) when missing."""
+    recreate them (idempotently, from the declared table) when missing."""
     if Group.objects.filter(name="Responders").exists():
         return
-    _role_groups.create_groups(django_apps, None)
-    _intake_permissions.assign(django_apps)
-    _oncall_roles.grant(django_apps, None)
-    _escalation_permissions.grant(django_apps, None)
+    sync_role_groups(django_apps)
 
 
 def make_user(username: str, *groups: str, **extra) -> User:

@@ -2,7 +2,6 @@
 the portal, and shown once in a message."""
 
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -16,7 +15,7 @@ from incidents.models import (
     Integration,
     MaintenanceWindow,
 )
-from incidents.permissions import visible_incidents
+from incidents.permissions import visible_alerts
 
 
 def _show_key(request, integration, raw):
@@ -65,9 +64,7 @@ class AlertAdmin(ReadOnly):
     list_select_related = ["service", "incident"]
 
     def get_queryset(self, request):
-        # Alerts of a restricted incident are as hidden as the incident.
-        visible = visible_incidents(request.user).values("pk")
-        return super().get_queryset(request).filter(Q(incident=None) | Q(incident__in=visible))
+        return visible_alerts(request.user, super().get_queryset(request))
 
 
 @admin.register(ChangeEvent)
@@ -86,12 +83,19 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_filter = ["action", "service", "enabled"]
     readonly_fields = ["preview"]
 
+    def get_object(self, request, object_id, from_field=None):
+        rule = super().get_object(request, object_id, from_field)
+        if rule is not None:
+            # preview() is given only the rule; it shows the alerts this viewer may see. On the
+            # instance, not the admin, which every request shares.
+            rule.viewer = request.user
+        return rule
+
     @admin.display(description="Preview against recent alerts")
     def preview(self, obj):
         if obj is None or obj.pk is None:
             return "Save the rule to see which recent alerts it matches."
-        alerts = Alert.objects.filter(incident__restricted=False) | Alert.objects.filter(
-            incident=None)
+        alerts = visible_alerts(getattr(obj, "viewer", None))
         if obj.service_id:
             alerts = alerts.filter(service_id=obj.service_id)
         recent = alerts.order_by("-last_seen")[: rules.PREVIEW_ALERTS]

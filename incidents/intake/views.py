@@ -91,8 +91,8 @@ def _service_context(request, service, **extra) -> dict:
             "heartbeat"),
         "windows": service.maintenance_windows.all()[:20],
         "rules": AlertRule.objects.filter(service=service),
-        "alerts": Alert.objects.filter(service=service).exclude(
-            incident__in=permissions.hidden_restricted(request.user)).order_by("-last_seen")[:20],
+        "alerts": permissions.visible_alerts(
+            request.user, Alert.objects.filter(service=service)).order_by("-last_seen")[:20],
         "can_manage": permissions.can_manage_intake(request.user),
         "integration_form": intake_forms.IntegrationForm(),
         "heartbeat_form": intake_forms.HeartbeatForm(),
@@ -193,7 +193,7 @@ def window_create(request, slug):
 
 
 def _recent_alerts(user, service):
-    alerts = Alert.objects.exclude(incident__in=permissions.hidden_restricted(user))
+    alerts = permissions.visible_alerts(user)
     if service is not None:
         alerts = alerts.filter(service=service)
     return alerts.order_by("-last_seen")[: rules.PREVIEW_ALERTS]

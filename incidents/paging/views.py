@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from incidents import permissions, services
 from incidents.models import Page
 from incidents.paging import links, replies
+from oncall import permissions as oncall_permissions
 from oncall import schedules as oncall_schedules
 
 
@@ -55,7 +56,7 @@ MY_PAGES = 50
 @require_GET
 def my_oncall(request):
     """My upcoming shifts and the pages I received (of incidents I can see), with acknowledge."""
-    if not permissions.can_view_oncall(request.user):
+    if not oncall_permissions.can_view(request.user):
         raise PermissionDenied("Your account has no role yet; ask an admin to add you to one.")
     now = timezone.now()
     visible = permissions.visible_incidents(request.user)

@@ -44,8 +44,8 @@ def webhook_detail(request, pk):
     subscription = get_object_or_404(WebhookSubscription, pk=pk)
     return render(request, "incidents/webhook.html", {
         "subscription": subscription,
-        "deliveries": subscription.deliveries.exclude(
-            incident__in=permissions.hidden_restricted(request.user))[:100],
+        "deliveries": permissions.visible_alerts(
+            request.user, subscription.deliveries.all())[:100],
         "can_manage": permissions.can_manage_intake(request.user),
     })
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from oncall.models import ApiToken
+from accounts.models import ApiToken
 
 LOGIN = "/accounts/login/"
 ADMIN_LOGIN = "/admin/login/"

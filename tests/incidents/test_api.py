@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from incidents import permissions, services
 from incidents.models import (
     EntryKind,
@@ -18,7 +19,6 @@ from incidents.models import (
     Status,
     TimelineEntry,
 )
-from oncall.models import ApiToken
 from tests.conftest import declare, make_team, make_user
 
 LIST = "/api/v1/incidents/"

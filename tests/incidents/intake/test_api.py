@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from incidents.intake import keys
 from incidents.models import Alert, Integration, Service
-from oncall.models import ApiToken
 from tests.incidents.conftest import make_integration
 from tests.incidents.intake.test_formats import EMAIL
 

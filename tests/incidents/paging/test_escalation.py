@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from incidents import services, tasks
 from incidents.models import (
     EntryKind,
@@ -19,7 +20,7 @@ from incidents.models import (
 )
 from incidents.paging import delivery, escalation
 from incidents.timeline import verify_chain
-from oncall.models import ApiToken, NotificationRule
+from oncall.models import NotificationRule
 from tests.conftest import declare, make_team, make_user
 from tests.oncall.conftest import add_contact, add_layer, make_policy, make_schedule
 

@@ -8,7 +8,7 @@ from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
-from oncall.models import TOKEN_PREFIX, ApiToken, hash_token
+from accounts.models import TOKEN_PREFIX, ApiToken, hash_token
 from tests.conftest import make_user
 
 LIST = "/api/v1/incidents/"
@@ -24,7 +24,7 @@ def run_cli(*args: str, capsys, monkeypatch) -> tuple[int, str, str]:
     """As `manage.py create_api_token ARGS` would: exit status, stdout, stderr. The command's
     final close_all() is disabled so the test transaction survives."""
     monkeypatch.setattr(management_base.connections, "close_all", lambda: None)
-    command = load_command_class("oncall", "create_api_token")
+    command = load_command_class("accounts", "create_api_token")
     try:
         command.run_from_argv(["manage.py", "create_api_token", "--skip-checks", "--no-color",
                                *args])

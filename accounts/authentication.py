@@ -2,7 +2,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from oncall.models import ApiToken, hash_token
+from accounts.models import ApiToken, hash_token
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
