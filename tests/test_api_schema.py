@@ -29,9 +29,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts.models import ApiToken, hash_token
 from incidents.intake import heartbeats, keys
 from incidents.models import Incident, Integration, IntegrationFormat, Service, Severity
-from oncall.models import ApiToken, hash_token
 from tests.conftest import declare, make_team, make_user
 
 pytestmark = [pytest.mark.schemathesis, pytest.mark.django_db(transaction=True)]
