@@ -4,6 +4,7 @@ The real command on a free port against its own database: a burst of 50 PagerDut
 an answer (runserver's backlog refused them), secrets in URLs stay out of the access log, static
 files are served, Ctrl-C stops everything, and a child stopping on its own stops the rest."""
 
+import contextlib
 import json
 import os
 import signal
@@ -91,9 +92,11 @@ def serve(server_env, tmp_path):
         wait_until_up(base, process, log)
         yield process, base, log
     finally:
-        if process.poll() is None:
+        # The whole group, even when serve itself has exited: a child that outlived it would
+        # keep the test database open (and run on, orphaned, after the suite).
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait()
 
 
 def wait_until_up(base, process, log):
