@@ -116,9 +116,13 @@ def test_slack_page_shows_alert_markup_as_text_and_keeps_the_real_buttons(ann, h
     section = slack["blocks"][0]["text"]["text"]
     assert escaped in slack["text"] and escaped in section
     assert "<" not in slack["text"] + section  # no fake link, no @channel
-    expected = links.links_for(Page.objects.get(incident=incident))
+    page = Page.objects.get(incident=incident)
     buttons = {b["text"]["text"]: b["url"] for b in slack["blocks"][1]["elements"]}
-    assert buttons == {name.capitalize(): url for name, url in expected.items()}
+    assert set(buttons) == {"Acknowledge", "Resolve", "Incident"}
+    assert buttons["Incident"] == links.incident_url(page)
+    for action in ("acknowledge", "resolve"):  # each button is that action's signed link
+        token = buttons[action.capitalize()].split("/")[-3]
+        assert links.page_for_token(token, action) == page
 
 
 @pytest.mark.parametrize("kind", ["webhook", "slack", "sms"])
