@@ -1,4 +1,6 @@
-"""State changes of on-call data: overrides, swaps, hand-off notices."""
+"""State changes of on-call data: configuration writes (schedules, layers, policies and their
+steps, contact methods), overrides, swaps, hand-off notices. The admin and the portal call these;
+`by` is the acting user."""
 
 import logging
 from datetime import datetime, timedelta
@@ -13,7 +15,12 @@ from oncall.channels import Message
 from oncall.models import (
     ContactKind,
     ContactMethod,
+    EscalationPolicy,
+    EscalationStep,
     HandoffNotice,
+    Layer,
+    LayerMember,
+    NotificationRule,
     Override,
     Schedule,
     Swap,
@@ -93,6 +100,65 @@ def undo_swap(swap: Swap, *, by) -> Swap:
         swap.override, swap.taken_by, swap.state = None, None, SwapState.WITHDRAWN
         swap.save()
     return swap
+
+
+# --- Configuration ------------------------------------------------------------------------------
+
+def _save(obj, fields: dict):
+    """Set the fields, check the model's rules (clean(), constraints), save."""
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    obj.full_clean()
+    with transaction.atomic():
+        obj.save()
+    return obj
+
+
+def save_schedule(*, by, schedule: Schedule, **fields) -> Schedule:
+    return _save(schedule, fields)
+
+
+def save_layer(*, by, layer: Layer, **fields) -> Layer:
+    """Layer.clean() holds its rules: both ends of a daily window or none, weekdays 0–6."""
+    return _save(layer, fields)
+
+
+def save_layer_member(*, by, member: LayerMember, **fields) -> LayerMember:
+    return _save(member, fields)
+
+
+def save_override(*, by, override: Override, **fields) -> Override:
+    """The admin's path to an override: the same period rule as create_override."""
+    for name, value in fields.items():
+        setattr(override, name, value)
+    _check_period(override.start, override.end)
+    if override.pk is None and override.created_by_id is None:
+        override.created_by = by
+    return _save(override, {})
+
+
+def save_policy(*, by, policy: EscalationPolicy, **fields) -> EscalationPolicy:
+    return _save(policy, fields)
+
+
+def save_step(*, by, step: EscalationStep, **fields) -> EscalationStep:
+    """One step of a policy; its targets (many-to-many) are set by the caller after the save."""
+    return _save(step, fields)
+
+
+def save_contact_method(*, by, method: ContactMethod, **fields) -> ContactMethod:
+    """ContactMethod.clean() refuses an address its kind cannot reach (validate_address)."""
+    return _save(method, fields)
+
+
+def save_notification_rule(*, by, rule: NotificationRule, **fields) -> NotificationRule:
+    return _save(rule, fields)
+
+
+def delete_configuration(*, by, obj) -> None:
+    """Delete a schedule, layer, member, override, policy, step, contact method or rule."""
+    with transaction.atomic():
+        obj.delete()
 
 
 # --- Hand-off notices --------------------------------------------------------------------------
