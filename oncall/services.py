@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config import timerange
 from oncall import channels, schedules
 from oncall.channels import Message
 from oncall.models import (
@@ -25,9 +24,9 @@ from oncall.models import (
     Schedule,
     Swap,
     SwapState,
+    check_period,
 )
 
-MAX_OVERRIDE = timedelta(days=90)
 NOTICE_AHEAD = timedelta(hours=1)
 # The notices run from django-q2's scheduler (about every 30 s, up to a minute late).
 NOTICE_LATE = timedelta(minutes=5)
@@ -38,19 +37,9 @@ class SwapError(Exception):
     """A swap that its state does not allow (shown as a form error / HTTP 409)."""
 
 
-def _check_period(start: datetime | None, end: datetime | None) -> None:
-    if start is None or end is None:
-        raise ValidationError({"start": "Give a start and an end."})
-    timerange.check(start=start, end=end)
-    if end <= start:
-        raise ValidationError({"end": "The end must be after the start."})
-    if end - start > MAX_OVERRIDE:
-        raise ValidationError({"end": "A period can cover at most 90 days."})
-
-
 def create_override(schedule: Schedule, *, user, start: datetime, end: datetime,
                     by=None, note: str = "") -> Override:
-    _check_period(start, end)
+    check_period(start, end)
     return Override.objects.create(schedule=schedule, user=user, start=start, end=end,
                                    created_by=by, note=(note or "")[:200])
 
@@ -58,7 +47,7 @@ def create_override(schedule: Schedule, *, user, start: datetime, end: datetime,
 def offer_swap(schedule: Schedule, *, by, start: datetime, end: datetime,
                note: str = "") -> Swap:
     """Offer part of one's own on-call time; only time one is actually on call can be offered."""
-    _check_period(start, end)
+    check_period(start, end)
     if start < timezone.now():
         raise ValidationError({"start": "Only future time can be offered."})
     covered = sum((s.end - s.start for s in schedules.final_shifts(schedule, start, end)
@@ -128,13 +117,10 @@ def save_layer_member(*, by, member: LayerMember, **fields) -> LayerMember:
 
 
 def save_override(*, by, override: Override, **fields) -> Override:
-    """The admin's path to an override: the same period rule as create_override."""
-    for name, value in fields.items():
-        setattr(override, name, value)
-    _check_period(override.start, override.end)
+    """The admin's path to an override: Override.clean() holds create_override's period rule."""
     if override.pk is None and override.created_by_id is None:
         override.created_by = by
-    return _save(override, {})
+    return _save(override, fields)
 
 
 def save_policy(*, by, policy: EscalationPolicy, **fields) -> EscalationPolicy:
