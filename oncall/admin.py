@@ -19,21 +19,22 @@ from oncall.models import (
     Team,
 )
 
+# The service function (in oncall.services) that saves each model, and its keyword.
 SAVERS = {
-    Schedule: (services.save_schedule, "schedule"),
-    Layer: (services.save_layer, "layer"),
-    LayerMember: (services.save_layer_member, "member"),
-    Override: (services.save_override, "override"),
-    EscalationPolicy: (services.save_policy, "policy"),
-    EscalationStep: (services.save_step, "step"),
-    ContactMethod: (services.save_contact_method, "method"),
-    NotificationRule: (services.save_notification_rule, "rule"),
+    Schedule: ("save_schedule", "schedule"),
+    Layer: ("save_layer", "layer"),
+    LayerMember: ("save_layer_member", "member"),
+    Override: ("save_override", "override"),
+    EscalationPolicy: ("save_policy", "policy"),
+    EscalationStep: ("save_step", "step"),
+    ContactMethod: ("save_contact_method", "method"),
+    NotificationRule: ("save_notification_rule", "rule"),
 }
 
 
 def _save(request, obj) -> None:
-    save, name = SAVERS[type(obj)]
-    save(by=request.user, **{name: obj})
+    function, keyword = SAVERS[type(obj)]
+    getattr(services, function)(by=request.user, **{keyword: obj})
 
 
 class ThroughServices(admin.ModelAdmin):

@@ -12,7 +12,9 @@ def save_subscription(*, by, subscription: WebhookSubscription,
     """Create (an unsaved subscription) or change one."""
     for name, value in fields.items():
         setattr(subscription, name, value)
-    subscription.full_clean()
+    # An empty event list means every event, though the model field is not blank=True; the
+    # forms already let it through.
+    subscription.full_clean(exclude={"events"} if subscription.events == [] else None)
     with transaction.atomic():
         subscription.save()
     return subscription
