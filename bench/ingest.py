@@ -115,7 +115,7 @@ def prepare(env: dict) -> dict:
     from django.db import connection
     from ingest_urls import TABLE
 
-    from incidents.intake import keys as intake_keys
+    from incidents.intake import services as intake_services
     from incidents.models import Service
 
     with connection.cursor() as cursor:
@@ -127,9 +127,8 @@ def prepare(env: dict) -> dict:
     for name in ("stream", "storm"):
         service = Service.objects.create(name=f"Bench {name} {stamp}",
                                          slug=f"bench-{name}-{stamp}")
-        integration, key = intake_keys.create_integration(service=service, format="pagerduty")
-        integration.rate_limit_per_minute = 10**9
-        integration.save()
+        _, key = intake_services.create_integration(
+            by=None, service=service, format="pagerduty", rate_limit_per_minute=10**9)
         keys[name] = (service.pk, key)
     return keys
 

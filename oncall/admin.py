@@ -1,5 +1,9 @@
+"""Admin pages of on-call data. Configuration writes, inline rows included, go through
+oncall.services, so the admin keeps the rules the portal keeps."""
+
 from django.contrib import admin
 
+from oncall import services
 from oncall.models import (
     CalendarFeed,
     ContactMethod,
@@ -14,6 +18,45 @@ from oncall.models import (
     Swap,
     Team,
 )
+
+# The service function (in oncall.services) that saves each model, and its keyword.
+SAVERS = {
+    Schedule: ("save_schedule", "schedule"),
+    Layer: ("save_layer", "layer"),
+    LayerMember: ("save_layer_member", "member"),
+    Override: ("save_override", "override"),
+    EscalationPolicy: ("save_policy", "policy"),
+    EscalationStep: ("save_step", "step"),
+    ContactMethod: ("save_contact_method", "method"),
+    NotificationRule: ("save_notification_rule", "rule"),
+}
+
+
+def _save(request, obj) -> None:
+    function, keyword = SAVERS[type(obj)]
+    getattr(services, function)(by=request.user, **{keyword: obj})
+
+
+class ThroughServices(admin.ModelAdmin):
+    """The admin form (and each inline form) validates shape and sets the fields on its
+    instance; the service checks the rules and saves."""
+
+    def save_model(self, request, obj, form, change):
+        _save(request, obj)
+
+    def delete_model(self, request, obj):
+        services.delete_configuration(by=request.user, obj=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.delete_configuration(by=request.user, obj=obj)
+
+    def save_formset(self, request, form, formset, change):
+        for obj in formset.save(commit=False):
+            _save(request, obj)
+        for obj in formset.deleted_objects:
+            services.delete_configuration(by=request.user, obj=obj)
+        formset.save_m2m()  # after the rows: step targets need the step saved
 
 
 @admin.register(Team)
@@ -36,7 +79,7 @@ class OverrideInline(admin.TabularInline):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(ThroughServices):
     list_display = ["name", "team", "time_zone"]
     search_fields = ["name"]
     inlines = [LayerInline, OverrideInline]
@@ -48,14 +91,14 @@ class LayerMemberInline(admin.TabularInline):
 
 
 @admin.register(Layer)
-class LayerAdmin(admin.ModelAdmin):
+class LayerAdmin(ThroughServices):
     list_display = ["name", "schedule", "rank", "turn_length", "turn_unit", "handoff_time"]
     list_filter = ["schedule"]
     inlines = [LayerMemberInline]
 
 
 @admin.register(Override)
-class OverrideAdmin(admin.ModelAdmin):
+class OverrideAdmin(ThroughServices):
     list_display = ["schedule", "user", "start", "end", "created_by"]
     list_filter = ["schedule"]
 
@@ -73,7 +116,7 @@ class EscalationStepInline(admin.StackedInline):
 
 
 @admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(admin.ModelAdmin):
+class EscalationPolicyAdmin(ThroughServices):
     list_display = ["name", "team", "repeat", "ack_timeout_minutes"]
     search_fields = ["name"]
     inlines = [EscalationStepInline]
@@ -85,7 +128,7 @@ class NotificationRuleInline(admin.TabularInline):
 
 
 @admin.register(ContactMethod)
-class ContactMethodAdmin(admin.ModelAdmin):
+class ContactMethodAdmin(ThroughServices):
     list_display = ["user", "kind", "address", "enabled"]
     list_filter = ["kind", "enabled"]
     search_fields = ["user__username", "address"]
@@ -93,12 +136,12 @@ class ContactMethodAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotificationRule)
-class NotificationRuleAdmin(admin.ModelAdmin):
+class NotificationRuleAdmin(ThroughServices):
     list_display = ["contact_method", "delay_minutes"]
 
 
 @admin.register(LayerMember)
-class LayerMemberAdmin(admin.ModelAdmin):
+class LayerMemberAdmin(ThroughServices):
     list_display = ["layer", "position", "user"]
     list_filter = ["layer__schedule"]
 

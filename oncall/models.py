@@ -1,5 +1,6 @@
 import secrets
 import zoneinfo
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -159,6 +160,20 @@ class LayerMember(models.Model):
         return f"{self.layer} #{self.position} {self.user}"
 
 
+MAX_PERIOD = timedelta(days=90)
+
+
+def check_period(start, end) -> None:
+    """The period of an override or a swap: in range, end after start, at most MAX_PERIOD."""
+    if start is None or end is None:
+        raise ValidationError({"start": "Give a start and an end."})
+    timerange.check(start=start, end=end)
+    if end <= start:
+        raise ValidationError({"end": "The end must be after the start."})
+    if end - start > MAX_PERIOD:
+        raise ValidationError({"end": "A period can cover at most 90 days."})
+
+
 class Override(models.Model):
     """Someone covers a period of a schedule, above every layer."""
 
@@ -187,7 +202,9 @@ class Override(models.Model):
         return f"{self.user} covers {self.schedule} {self.start:%Y-%m-%d %H:%M}"
 
     def clean(self):
-        timerange.check(start=self.start, end=self.end)
+        if self.start is None or self.end is None:
+            return  # the missing field is its own error
+        check_period(self.start, self.end)
 
 
 class CalendarFeed(models.Model):

@@ -1,4 +1,6 @@
-"""State changes of on-call data: overrides, swaps, hand-off notices."""
+"""State changes of on-call data: configuration writes (schedules, layers, policies and their
+steps, contact methods), overrides, swaps, hand-off notices. The admin and the portal call these;
+`by` is the acting user."""
 
 import logging
 from datetime import datetime, timedelta
@@ -7,20 +9,24 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config import timerange
 from oncall import channels, schedules
 from oncall.channels import Message
 from oncall.models import (
     ContactKind,
     ContactMethod,
+    EscalationPolicy,
+    EscalationStep,
     HandoffNotice,
+    Layer,
+    LayerMember,
+    NotificationRule,
     Override,
     Schedule,
     Swap,
     SwapState,
+    check_period,
 )
 
-MAX_OVERRIDE = timedelta(days=90)
 NOTICE_AHEAD = timedelta(hours=1)
 # The notices run from django-q2's scheduler (about every 30 s, up to a minute late).
 NOTICE_LATE = timedelta(minutes=5)
@@ -31,19 +37,9 @@ class SwapError(Exception):
     """A swap that its state does not allow (shown as a form error / HTTP 409)."""
 
 
-def _check_period(start: datetime | None, end: datetime | None) -> None:
-    if start is None or end is None:
-        raise ValidationError({"start": "Give a start and an end."})
-    timerange.check(start=start, end=end)
-    if end <= start:
-        raise ValidationError({"end": "The end must be after the start."})
-    if end - start > MAX_OVERRIDE:
-        raise ValidationError({"end": "A period can cover at most 90 days."})
-
-
 def create_override(schedule: Schedule, *, user, start: datetime, end: datetime,
                     by=None, note: str = "") -> Override:
-    _check_period(start, end)
+    check_period(start, end)
     return Override.objects.create(schedule=schedule, user=user, start=start, end=end,
                                    created_by=by, note=(note or "")[:200])
 
@@ -51,7 +47,7 @@ def create_override(schedule: Schedule, *, user, start: datetime, end: datetime,
 def offer_swap(schedule: Schedule, *, by, start: datetime, end: datetime,
                note: str = "") -> Swap:
     """Offer part of one's own on-call time; only time one is actually on call can be offered."""
-    _check_period(start, end)
+    check_period(start, end)
     if start < timezone.now():
         raise ValidationError({"start": "Only future time can be offered."})
     covered = sum((s.end - s.start for s in schedules.final_shifts(schedule, start, end)
@@ -93,6 +89,62 @@ def undo_swap(swap: Swap, *, by) -> Swap:
         swap.override, swap.taken_by, swap.state = None, None, SwapState.WITHDRAWN
         swap.save()
     return swap
+
+
+# --- Configuration ------------------------------------------------------------------------------
+
+def _save(obj, fields: dict):
+    """Set the fields, check the model's rules (clean(), constraints), save."""
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    obj.full_clean()
+    with transaction.atomic():
+        obj.save()
+    return obj
+
+
+def save_schedule(*, by, schedule: Schedule, **fields) -> Schedule:
+    return _save(schedule, fields)
+
+
+def save_layer(*, by, layer: Layer, **fields) -> Layer:
+    """Layer.clean() holds its rules: both ends of a daily window or none, weekdays 0–6."""
+    return _save(layer, fields)
+
+
+def save_layer_member(*, by, member: LayerMember, **fields) -> LayerMember:
+    return _save(member, fields)
+
+
+def save_override(*, by, override: Override, **fields) -> Override:
+    """The admin's path to an override: Override.clean() holds create_override's period rule."""
+    if override.pk is None and override.created_by_id is None:
+        override.created_by = by
+    return _save(override, fields)
+
+
+def save_policy(*, by, policy: EscalationPolicy, **fields) -> EscalationPolicy:
+    return _save(policy, fields)
+
+
+def save_step(*, by, step: EscalationStep, **fields) -> EscalationStep:
+    """One step of a policy; its targets (many-to-many) are set by the caller after the save."""
+    return _save(step, fields)
+
+
+def save_contact_method(*, by, method: ContactMethod, **fields) -> ContactMethod:
+    """ContactMethod.clean() refuses an address its kind cannot reach (validate_address)."""
+    return _save(method, fields)
+
+
+def save_notification_rule(*, by, rule: NotificationRule, **fields) -> NotificationRule:
+    return _save(rule, fields)
+
+
+def delete_configuration(*, by, obj) -> None:
+    """Delete a schedule, layer, member, override, policy, step, contact method or rule."""
+    with transaction.atomic():
+        obj.delete()
 
 
 # --- Hand-off notices --------------------------------------------------------------------------

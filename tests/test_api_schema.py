@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.models import ApiToken, hash_token
-from incidents.intake import heartbeats, keys
+from incidents.intake import keys, services
 from incidents.models import Incident, Integration, IntegrationFormat, Service, Severity
 from tests.conftest import declare, make_team, make_user
 
@@ -122,7 +122,8 @@ def seeded(live_server):
     declare(by=caller, title="Suspicious logins", severity=Severity.P1, restricted=True)
     for fmt, key in KEYS.items():
         _integration_with_key(service, fmt, key)
-    spare, _ = keys.create_integration(service=service, format=IntegrationFormat.GENERIC)
+    spare, _ = services.create_integration(by=None, service=service,
+                                           format=IntegrationFormat.GENERIC)
     assert str(spare.pk) == SPARE_INTEGRATION_ID
     yield live_server.url
     keys.forget_keys()
@@ -141,9 +142,10 @@ def _restart_ids(*models) -> None:
 
 def _integration_with_key(service: Service, fmt: str, key: str) -> None:
     if fmt == IntegrationFormat.HEARTBEAT:
-        integration = heartbeats.create(service=service, name="Nightly backup")[0].integration
+        integration = services.create_heartbeat(by=None, service=service,
+                                                name="Nightly backup")[0].integration
     else:
-        integration, _ = keys.create_integration(service=service, format=fmt)
+        integration, _ = services.create_integration(by=None, service=service, format=fmt)
     Integration.objects.filter(pk=integration.pk).update(key_hash=keys.hash_key(key))
 
 

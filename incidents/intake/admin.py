@@ -1,12 +1,12 @@
-"""Admin pages of alert intake (imported by incidents/admin.py). Keys are generated here as in
-the portal, and shown once in a message."""
+"""Admin pages of alert intake (imported by incidents/admin.py). Writes go through
+intake.services, as from the portal: keys are minted there and shown once in a message."""
 
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from incidents.intake import forms as intake_forms
-from incidents.intake import keys, rules
+from incidents.intake import rules, services
 from incidents.models import (
     Alert,
     AlertRule,
@@ -32,19 +32,32 @@ class IntegrationAdmin(admin.ModelAdmin):
     actions = ["rotate_keys"]
 
     def save_model(self, request, obj, form, change):
+        fields = _changed(form)
         if change:
-            super().save_model(request, obj, form, change)
-            keys.forget_keys()
+            services.update_integration(by=request.user, integration=obj, **fields)
             return
-        raw = keys._new_key()
-        obj.key_hash, obj.key_prefix = keys.hash_key(raw), raw[:8]
-        super().save_model(request, obj, form, change)
+        integration, raw = services.create_integration(by=request.user, **fields)
+        _adopt(obj, integration)
         _show_key(request, obj, raw)
 
     @admin.action(description="Rotate the keys of the selected integrations")
     def rotate_keys(self, request, queryset):
         for integration in queryset:
-            _show_key(request, integration, keys.rotate_key(integration))
+            raw = services.rotate_integration_key(by=request.user, integration=integration)
+            _show_key(request, integration, raw)
+
+
+def _changed(form) -> dict:
+    """The admin form's fields for a service function (the form has set them on its instance
+    already, and checked their shape)."""
+    return {name: form.cleaned_data[name] for name in form.fields if name in form.cleaned_data}
+
+
+def _adopt(obj, saved) -> None:
+    # The admin goes on with its own instance (logging, redirect): make it the saved row.
+    obj.pk = saved.pk
+    obj._state.adding = False
+    obj.refresh_from_db()
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -83,6 +96,16 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_filter = ["action", "service", "enabled"]
     readonly_fields = ["preview"]
 
+    def save_model(self, request, obj, form, change):
+        services.save_rule(by=request.user, rule=obj)
+
+    def delete_model(self, request, obj):
+        services.delete_rule(by=request.user, rule=obj)
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            services.delete_rule(by=request.user, rule=rule)
+
     def get_object(self, request, object_id, from_field=None):
         rule = super().get_object(request, object_id, from_field)
         if rule is not None:
@@ -109,6 +132,14 @@ class AlertRuleAdmin(admin.ModelAdmin):
 class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_display = ["service", "reason", "starts_at", "ends_at"]
     list_filter = ["service"]
+    readonly_fields = ["created_by"]  # the service records who created it
+
+    def save_model(self, request, obj, form, change):
+        fields = _changed(form)
+        if change:
+            services.update_maintenance_window(by=request.user, window=obj, **fields)
+            return
+        _adopt(obj, services.create_maintenance_window(by=request.user, **fields))
 
 
 @admin.register(Heartbeat)

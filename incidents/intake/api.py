@@ -1,6 +1,7 @@
 """REST API of services and integrations, so teams can provision them as code. An integration's
 key is in the response that creates or rotates it, and never again."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -10,7 +11,7 @@ from rest_framework.response import Response
 
 from config.api_input import SlugRelatedField
 from incidents import permissions
-from incidents.intake import keys
+from incidents.intake import services
 from incidents.models import Integration, IntegrationFormat, Service
 from oncall.models import EscalationPolicy, Team
 
@@ -80,6 +81,14 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     lookup_value_regex = r"[-\w]+"
     queryset = Service.objects.select_related("team", "escalation_policy").order_by("name")
 
+    def perform_create(self, serializer):
+        serializer.instance = _call(services.create_service, by=self.request.user,
+                                    **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        _call(services.update_service_settings, by=self.request.user,
+              service=serializer.instance, **serializer.validated_data)
+
 
 class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                          mixins.UpdateModelMixin, viewsets.GenericViewSet):
@@ -92,24 +101,29 @@ class IntegrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def create(self, request):
         serializer = IntegrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        integration, key = keys.create_integration(
-            service=data["service"], format=data["format"], name=data.get("name", ""))
-        for field in ("enabled", "rate_limit_per_minute", "email_dedup", "signing_secret"):
-            if field in data:
-                setattr(integration, field, data[field])
-        integration.save()
+        integration, key = _call(services.create_integration, by=request.user,
+                                 **serializer.validated_data)
         return Response(_with_key(integration, key), status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
-        serializer.save()
-        keys.forget_keys()
+        _call(services.update_integration, by=self.request.user,
+              integration=serializer.instance, **serializer.validated_data)
 
     @extend_schema(request=None, responses=IntegrationWithKeySerializer)
     @action(detail=True, methods=["post"])
     def rotate(self, request, pk=None):
         integration = self.get_object()
-        return Response(_with_key(integration, keys.rotate_key(integration)))
+        key = services.rotate_integration_key(by=request.user, integration=integration)
+        return Response(_with_key(integration, key))
+
+
+def _call(service_function, **arguments):
+    """A service's ValidationError (a rule, beyond the serializer's shape) as a 400 by field."""
+    try:
+        return service_function(**arguments)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(
+            error.message_dict if hasattr(error, "error_dict") else error.messages) from None
 
 
 def _with_key(integration: Integration, key: str) -> dict:

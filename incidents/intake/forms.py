@@ -93,10 +93,3 @@ class MaintenanceWindowForm(_OwnIds, forms.ModelForm):
         fields = ["starts_at", "ends_at", "reason"]
         widgets = {"starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
                    "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("starts_at"), cleaned.get("ends_at")
-        if start and end and end <= start:
-            self.add_error("ends_at", "The window must end after it starts.")
-        return cleaned

@@ -6,19 +6,9 @@ from django.utils import timezone
 
 from incidents.intake import keys, pipeline
 from incidents.intake.formats.events import Action, AlertEvent
-from incidents.models import Heartbeat, Integration, IntegrationFormat, Service
+from incidents.models import Heartbeat, Integration
 
 DEDUP_KEY = "heartbeat-missed"
-
-
-def create(*, service: Service, name: str, interval_minutes: int = 60,
-           grace_minutes: int = 5) -> tuple[Heartbeat, str]:
-    integration, key = keys.create_integration(
-        service=service, format=IntegrationFormat.HEARTBEAT, name=name)
-    heartbeat = Heartbeat.objects.create(integration=integration,
-                                         interval_minutes=interval_minutes,
-                                         grace_minutes=grace_minutes)
-    return heartbeat, key
 
 
 def ping(ref: keys.IntegrationRef) -> None:

@@ -1,6 +1,7 @@
-"""Who may send alerts: integration keys (minted, rotated, looked up), Grafana signatures and
-per-integration rate limits. Only a key's SHA-256 is stored; lookups are cached per process for
-KEY_CACHE_SECONDS, so a rotated or disabled key may work that long in other processes."""
+"""Who may send alerts: integration keys (hashed and looked up here; minted and rotated only in
+intake.services), Grafana signatures and per-integration rate limits. Only a key's SHA-256 is
+stored; lookups are cached per process for KEY_CACHE_SECONDS, so a rotated or disabled key may
+work that long in other processes."""
 
 import hashlib
 import hmac
@@ -10,14 +11,10 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.utils import timezone
 from redis.exceptions import RedisError
 
 from incidents.intake.routing import forget_routing
-from incidents.models import (
-    Integration,
-    Service,
-)
+from incidents.models import Integration
 
 log = logging.getLogger(__name__)
 
@@ -42,30 +39,9 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _new_key() -> str:
+def new_key() -> str:
     # 32 hex characters: the length PagerDuty clients check routing keys against.
     return secrets.token_hex(16)
-
-
-def create_integration(*, service: Service, format: str, name: str = "",
-                       **settings) -> tuple[Integration, str]:
-    """A new integration and its key; the key is not stored and cannot be shown again."""
-    raw = _new_key()
-    integration = Integration(service=service, format=format, key_hash=hash_key(raw),
-                              key_prefix=raw[:8], name=name or f"{service.name} {format}",
-                              **settings)
-    integration.full_clean()
-    integration.save()
-    return integration, raw
-
-
-def rotate_key(integration: Integration) -> str:
-    raw = _new_key()
-    integration.key_hash, integration.key_prefix = hash_key(raw), raw[:8]
-    integration.rotated_at = timezone.now()
-    integration.save(update_fields=["key_hash", "key_prefix", "rotated_at"])
-    _key_cache.clear()
-    return raw
 
 
 _key_cache: dict[str, tuple[float, IntegrationRef | None]] = {}

@@ -5,14 +5,15 @@ in the response that creates or rotates them."""
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.forms import add_errors
 from incidents import permissions
 from incidents.intake import forms as intake_forms
-from incidents.intake import heartbeats, keys, rules
+from incidents.intake import rules, services
 from incidents.models import (
     Alert,
     AlertRule,
@@ -73,12 +74,12 @@ def service_list(request):
     form = intake_forms.ServiceForm(request.POST or None)
     if request.method == "POST":
         _require_manage(request.user)
-        if form.is_valid():
-            service = form.save()
+        service = _save_form(form, services.create_service, by=request.user)
+        if service is not None:
             return redirect("intake:service", slug=service.slug)
-    services = Service.objects.select_related("team", "escalation_policy")
+    listed = Service.objects.select_related("team", "escalation_policy")
     return render(request, "incidents/services.html", {
-        "services": services, "form": form,
+        "services": listed, "form": form,
         "can_manage": permissions.can_manage_intake(request.user),
     }, status=400 if form.errors else 200)
 
@@ -125,6 +126,23 @@ def service_detail(request, slug):
 SHOWN_ONCE = "relay_intake_key_once"
 
 
+def _save_form(form, service_function, **arguments):
+    """Hand a valid form's fields to a service function; None (its ValidationError shown
+    beside the fields) when the form or the service refuses them."""
+    if not form.is_valid():
+        return None
+    try:
+        return service_function(**arguments, **_fields(form))
+    except ValidationError as error:
+        add_errors(form, error)
+        return None
+
+
+def _fields(form) -> dict:
+    # A model form validated its instance already; the service gets the fields, not the form.
+    return {name: value for name, value in form.cleaned_data.items() if name in form.fields}
+
+
 def _redirect_with_key(request, integration, key):
     request.session[SHOWN_ONCE] = {"id": integration.pk, "key": key}
     return redirect("intake:service", slug=integration.service.slug)
@@ -136,10 +154,10 @@ def service_settings(request, slug):
     _require_manage(request.user)
     service = get_object_or_404(Service, slug=slug)
     form = intake_forms.ServiceSettingsForm(request.POST, instance=service)
-    if not form.is_valid():
+    if _save_form(form, services.update_service_settings, by=request.user,
+                  service=service) is None:
         service.refresh_from_db()
         return _render_service(request, service, 400, settings_form=form)
-    form.save()
     return redirect("intake:service", slug=service.slug)
 
 
@@ -149,10 +167,10 @@ def integration_create(request, slug):
     _require_manage(request.user)
     service = get_object_or_404(Service, slug=slug)
     form = intake_forms.IntegrationForm(request.POST)
-    if not form.is_valid():
+    created = _save_form(form, services.create_integration, by=request.user, service=service)
+    if created is None:
         return _render_service(request, service, 400, integration_form=form)
-    integration, key = keys.create_integration(service=service, **form.cleaned_data)
-    return _redirect_with_key(request, integration, key)
+    return _redirect_with_key(request, *created)
 
 
 @login_required
@@ -160,7 +178,8 @@ def integration_create(request, slug):
 def integration_rotate(request, slug, pk):
     _require_manage(request.user)
     integration = get_object_or_404(Integration, pk=pk, service__slug=slug)
-    return _redirect_with_key(request, integration, keys.rotate_key(integration))
+    key = services.rotate_integration_key(by=request.user, integration=integration)
+    return _redirect_with_key(request, integration, key)
 
 
 @login_required
@@ -169,9 +188,10 @@ def heartbeat_create(request, slug):
     _require_manage(request.user)
     service = get_object_or_404(Service, slug=slug)
     form = intake_forms.HeartbeatForm(request.POST)
-    if not form.is_valid():
+    created = _save_form(form, services.create_heartbeat, by=request.user, service=service)
+    if created is None:
         return _render_service(request, service, 400, heartbeat_form=form)
-    heartbeat, key = heartbeats.create(service=service, **form.cleaned_data)
+    heartbeat, key = created
     return _redirect_with_key(request, heartbeat.integration, key)
 
 
@@ -181,11 +201,9 @@ def window_create(request, slug):
     _require_manage(request.user)
     service = get_object_or_404(Service, slug=slug)
     form = intake_forms.MaintenanceWindowForm(request.POST)
-    if not form.is_valid():
+    if _save_form(form, services.create_maintenance_window, by=request.user,
+                  service=service) is None:
         return _render_service(request, service, 400, window_form=form)
-    window = form.save(commit=False)
-    window.service, window.created_by = service, request.user
-    window.save()
     return redirect("intake:service", slug=service.slug)
 
 
@@ -228,8 +246,8 @@ def rule_edit(request, pk=None):
         _require_manage(request.user)
         if "preview" in request.POST:
             preview = _preview(request.user, form)
-        elif form.is_valid():
-            form.save()
+        elif _save_form(form, services.save_rule, by=request.user,
+                        rule=form.instance) is not None:
             return redirect("intake:rules")
     elif rule is not None:
         preview = rules.preview(rule, _recent_alerts(request.user, rule.service))

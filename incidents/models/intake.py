@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -249,6 +250,8 @@ class MaintenanceWindow(models.Model):
 
     def clean(self):
         timerange.check(starts_at=self.starts_at, ends_at=self.ends_at)
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The window must end after it starts."})
 
 
 class Heartbeat(models.Model):

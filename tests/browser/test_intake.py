@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from incidents.intake import keys
+from incidents.intake import keys, services
 from incidents.models import Alert, AlertRule, Incident, Integration, WebhookSubscription
 from tests.browser.conftest import login
 from tests.incidents.intake.test_formats import GRAFANA_FIRING, hmac_hex
@@ -61,7 +61,7 @@ def test_responder_sets_up_integration_and_sees_alerts_on_the_incident(
 
 
 def test_rule_preview_then_save(live_server, page, responder, service):
-    _, key = keys.create_integration(service=service, format="generic")
+    _, key = services.create_integration(by=None, service=service, format="generic")
     send_alert(live_server, key, summary="database down on db-1", dedup_key="a")
     send_alert(live_server, key, summary="disk full on web-2", dedup_key="b")
     login(page, live_server, responder)

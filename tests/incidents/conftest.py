@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-from incidents.intake import keys
+from incidents.intake import keys, services
 from incidents.models import IntegrationFormat
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,7 +27,7 @@ def _fresh_intake_state():
 
 
 def make_integration(service, format=IntegrationFormat.GENERIC, **fields):
-    integration, key = keys.create_integration(service=service, format=format)
+    integration, key = services.create_integration(by=None, service=service, format=format)
     if fields:
         for name, value in fields.items():
             setattr(integration, name, value)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from incidents import services
 from incidents.intake import keys as intake_keys
 from incidents.intake import pipeline
+from incidents.intake import services as intake_services
 from incidents.intake.formats import pagerduty
 from incidents.models import (
     AlertRule,
@@ -128,11 +129,12 @@ class Command(BaseCommand):
         count on one alert, and a second alert groups into the same incident."""
         if Integration.objects.exists():
             return []
-        AlertRule.objects.create(
-            name="Database down is P1", position=10, match_field=MatchField.SUMMARY,
-            operator=MatchOperator.CONTAINS, value="database down", action=RuleAction.SEVERITY,
-            severity="P1")
-        keys = [intake_keys.create_integration(service=svc[slug], format=fmt) for slug, fmt in (
+        intake_services.save_rule(
+            by=None, rule=AlertRule(), name="Database down is P1", position=10,
+            match_field=MatchField.SUMMARY, operator=MatchOperator.CONTAINS,
+            value="database down", action=RuleAction.SEVERITY, severity="P1")
+        keys = [intake_services.create_integration(by=None, service=svc[slug], format=fmt)
+                for slug, fmt in (
             ("postgres-primary", IntegrationFormat.ALERTMANAGER),
             ("payment-gateway", IntegrationFormat.PAGERDUTY),
         )]

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from incidents.intake import keys, pipeline, routing
+from incidents.intake import keys, pipeline, routing, services
 from incidents.intake.formats import generic
 from incidents.models import (
     Alert,
@@ -61,7 +61,7 @@ def test_disabled_integration_is_404(client, service):
 def test_rotated_key_replaces_the_old_one(client, service):
     integration, old = make_integration(service)
     assert send(client, old).status_code == 202
-    new = keys.rotate_key(integration)
+    new = services.rotate_integration_key(by=None, integration=integration)
     assert send(client, old).status_code == 404
     assert send(client, new, summary="other").status_code == 202
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.intake import heartbeats, keys
+from incidents.intake import services as intake_services
 from incidents.models import (
     Alert,
     AlertStatus,
@@ -227,8 +228,8 @@ def test_test_button_is_403_for_auditors(client, auditor, subscription):
 
 
 def test_missed_heartbeat_raises_alert_and_next_ping_resolves_it(client, service):
-    heartbeat, key = heartbeats.create(service=service, name="nightly backup",
-                                       interval_minutes=60, grace_minutes=5)
+    heartbeat, key = intake_services.create_heartbeat(
+        by=None, service=service, name="nightly backup", interval_minutes=60, grace_minutes=5)
     assert client.get(f"/integrations/heartbeat/{key}/").status_code == 200
     assert heartbeats.check_missed() == 0
     Heartbeat.objects.update(last_ping_at=timezone.now() - timedelta(minutes=66))

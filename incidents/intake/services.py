@@ -1,0 +1,117 @@
+"""Every configuration write of alert intake: services, integrations and their keys, heartbeats,
+alert rules and maintenance windows. The portal, the admin, the API and the commands all call
+these, so a rule is checked once, a key is minted one way, and the caches are forgotten on every
+path. `by` is the acting user (None for commands and seeds)."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.intake import keys, rules
+from incidents.models import (
+    AlertRule,
+    Heartbeat,
+    Integration,
+    IntegrationFormat,
+    MaintenanceWindow,
+    Service,
+)
+
+
+def _apply(obj, fields: dict):
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    obj.full_clean()
+    obj.save()
+    return obj
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+def create_service(*, by, **fields) -> Service:
+    with transaction.atomic():
+        return _apply(Service(), fields)
+
+
+def update_service_settings(*, by, service: Service, **fields) -> Service:
+    """Grouping, auto-resolve and the rest; routing caches are forgotten by the save signal."""
+    with transaction.atomic():
+        return _apply(service, fields)
+
+
+# --- integrations and their keys -----------------------------------------------------------------
+
+
+def create_integration(*, by, service: Service, format: str, name: str = "",
+                       **settings) -> tuple[Integration, str]:
+    """The one place a key is minted: a new integration and its key. Only the key's hash is
+    stored; the caller shows the key once."""
+    raw = keys.new_key()
+    integration = Integration(service=service, format=format, key_hash=keys.hash_key(raw),
+                              key_prefix=raw[:8], name=name or f"{service.name} {format}")
+    with transaction.atomic():
+        _apply(integration, settings)
+    return integration, raw
+
+
+def rotate_integration_key(*, by, integration: Integration) -> str:
+    """A new key; the old one stops working here at once and in other processes within
+    keys.KEY_CACHE_SECONDS."""
+    raw = keys.new_key()
+    with transaction.atomic():
+        integration.key_hash, integration.key_prefix = keys.hash_key(raw), raw[:8]
+        integration.rotated_at = timezone.now()
+        integration.save(update_fields=["key_hash", "key_prefix", "rotated_at"])
+    keys.forget_keys()
+    return raw
+
+
+def update_integration(*, by, integration: Integration, **fields) -> Integration:
+    with transaction.atomic():
+        _apply(integration, fields)
+    keys.forget_keys()  # the cached lookups hold enabled, limits and secrets
+    return integration
+
+
+def set_integration_enabled(*, by, integration: Integration, enabled: bool) -> Integration:
+    return update_integration(by=by, integration=integration, enabled=enabled)
+
+
+def create_heartbeat(*, by, service: Service, name: str, interval_minutes: int = 60,
+                     grace_minutes: int = 5) -> tuple[Heartbeat, str]:
+    with transaction.atomic():
+        integration, key = create_integration(by=by, service=service, name=name,
+                                              format=IntegrationFormat.HEARTBEAT)
+        heartbeat = _apply(Heartbeat(integration=integration), {
+            "interval_minutes": interval_minutes, "grace_minutes": grace_minutes})
+    return heartbeat, key
+
+
+# --- rules and maintenance windows ---------------------------------------------------------------
+
+
+def save_rule(*, by, rule: AlertRule, **fields) -> AlertRule:
+    """Create (an unsaved rule) or change a rule; rules.validate holds what a rule must be."""
+    for name, value in fields.items():
+        setattr(rule, name, value)
+    rules.validate(rule)
+    with transaction.atomic():
+        return _apply(rule, {})
+
+
+def delete_rule(*, by, rule: AlertRule) -> None:
+    with transaction.atomic():
+        rule.delete()
+
+
+def create_maintenance_window(*, by, service: Service, starts_at, ends_at,
+                              reason: str) -> MaintenanceWindow:
+    """The model's clean() refuses a window that does not end after it starts."""
+    window = MaintenanceWindow(service=service, created_by=by)
+    with transaction.atomic():
+        return _apply(window, {"starts_at": starts_at, "ends_at": ends_at, "reason": reason})
+
+
+def update_maintenance_window(*, by, window: MaintenanceWindow, **fields) -> MaintenanceWindow:
+    with transaction.atomic():
+        return _apply(window, fields)
