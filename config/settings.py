@@ -318,6 +318,12 @@ RELAY_SMS_GATEWAY_URL = env_str("RELAY_SMS_GATEWAY_URL", "")
 # addresses (config/outbound.py), except inside these comma-separated CIDR ranges, for example an
 # internal gateway: RELAY_OUTBOUND_ALLOW=10.20.0.0/16. Empty by default.
 RELAY_OUTBOUND_ALLOW = env_networks("RELAY_OUTBOUND_ALLOW")
+# Outbox claims (config/outbox.py): a claim older than this many seconds belongs to a worker that
+# died mid-send, and the row is sent again. Pages are urgent (a repeat beats silence); a webhook
+# POST or an email may take longer before it counts as lost.
+RELAY_PAGE_CLAIM_STALE_SECONDS = env_int("RELAY_PAGE_CLAIM_STALE_SECONDS", 20, minimum=1)
+RELAY_WEBHOOK_CLAIM_STALE_SECONDS = env_int("RELAY_WEBHOOK_CLAIM_STALE_SECONDS", 300, minimum=1)
+RELAY_HANDOFF_CLAIM_STALE_SECONDS = env_int("RELAY_HANDOFF_CLAIM_STALE_SECONDS", 120, minimum=1)
 # Acknowledge/resolve links in pages stop working after this many hours.
 RELAY_PAGE_LINK_HOURS = env_int("RELAY_PAGE_LINK_HOURS", 24, minimum=1)
 # Shared secret the mail system sends (Authorization: Bearer …) when it posts a reply to a page

@@ -154,5 +154,5 @@ class SwapAdmin(admin.ModelAdmin):
 
 @admin.register(HandoffNotice)
 class HandoffNoticeAdmin(admin.ModelAdmin):
-    list_display = ["schedule", "user", "kind", "shift_start", "sent_at"]
-    list_filter = ["kind"]
+    list_display = ["schedule", "user", "kind", "shift_start", "status", "attempts", "sent_at"]
+    list_filter = ["kind", "status"]

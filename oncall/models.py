@@ -14,6 +14,7 @@ from django.core.validators import (
 )
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from config import outbound, timerange
 
@@ -360,19 +361,39 @@ class Swap(models.Model):
         timerange.check(start=self.start, end=self.end)
 
 
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
 class HandoffNotice(models.Model):
-    """A hand-off notice sent ("on call from 18:00", "on call now"): the row makes it once."""
+    """A hand-off notice ("on call from 18:00", "on call now"): the row makes it once, and is
+    the outbox row its email is delivered from (config.outbox, oncall.services.NOTICES)."""
 
     schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     shift_start = models.DateTimeField()
+    shift_end = models.DateTimeField(null=True, blank=True)  # for the text; empty on old rows
     kind = models.CharField(max_length=8, choices=[("upcoming", "Upcoming"), ("now", "Now")])
-    sent_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=8, choices=NoticeStatus.choices,
+                              default=NoticeStatus.PENDING)
+    due_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["schedule", "user", "shift_start", "kind"],
                                     name="handoff_notice_once"),
+        ]
+        indexes = [
+            # services.NOTICES.due_ids(): pending notices whose (next) attempt is due.
+            models.Index(fields=["due_at"], name="handoff_notice_pending_idx",
+                         condition=Q(status="pending")),
         ]
 
     def __str__(self):

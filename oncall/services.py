@@ -2,13 +2,14 @@
 steps, contact methods), overrides, swaps, hand-off notices. The admin and the portal call these;
 `by` is the acting user."""
 
-import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.outbox import Outbox, doubling
 from oncall import channels, schedules
 from oncall.channels import Message
 from oncall.models import (
@@ -19,6 +20,7 @@ from oncall.models import (
     HandoffNotice,
     Layer,
     LayerMember,
+    NoticeStatus,
     NotificationRule,
     Override,
     Schedule,
@@ -30,7 +32,6 @@ from oncall.models import (
 NOTICE_AHEAD = timedelta(hours=1)
 # The notices run from django-q2's scheduler (about every 30 s, up to a minute late).
 NOTICE_LATE = timedelta(minutes=5)
-log = logging.getLogger(__name__)
 
 
 class SwapError(Exception):
@@ -149,38 +150,80 @@ def delete_configuration(*, by, obj) -> None:
 
 # --- Hand-off notices --------------------------------------------------------------------------
 
+# Hand-off notices are an outbox: the row (unique per shift and kind) makes each notice once, and
+# an email that fails is tried again by the minute's sweep after 1, 2, 4, 8 and 16 minutes.
+NOTICES = Outbox(
+    name="hand-off notice",
+    stale_after=timedelta(seconds=settings.RELAY_HANDOFF_CLAIM_STALE_SECONDS),
+    retry_delays=doubling(timedelta(minutes=1), 5),
+    done=NoticeStatus.SENT,
+    done_field="sent_at",
+)
+
+
 def send_handoff_notices(now: datetime | None = None) -> int:
-    """Tell people about shifts starting within the next hour ("you are on call from 18:00")
-    and shifts that have just started ("you are on call now"). Each notice is sent once."""
+    """Every minute: write the notices for shifts starting within the next hour ("you are on
+    call from 18:00") and shifts that have just started ("you are on call now"), then deliver
+    every notice that is due, new ones and retries. Returns how many were sent."""
     now = now or timezone.now()
-    sent = 0
+    _write_handoff_notices(now)
+    NOTICES.release_stale(HandoffNotice, now)
+    return sum(deliver_notice(pk, now) for pk in NOTICES.due_ids(HandoffNotice, now))
+
+
+def _write_handoff_notices(now: datetime) -> None:
     since = now - NOTICE_LATE
     for schedule in Schedule.objects.all():
         for shift in schedules.final_shifts(schedule, since, now + NOTICE_AHEAD):
             if shift.start <= since:
                 continue  # began before this window (clipped to it): told back then
-            sent += _notify_handoff(schedule, shift, "now" if shift.start <= now else "upcoming")
-    return sent
+            _write_notice(schedule, shift, "now" if shift.start <= now else "upcoming", now)
 
 
-def _notify_handoff(schedule, shift, kind) -> int:
+def _write_notice(schedule, shift, kind, now) -> None:
     try:
         with transaction.atomic():
-            HandoffNotice.objects.create(schedule=schedule, user=shift.who,
-                                         shift_start=shift.start, kind=kind)
+            HandoffNotice.objects.create(schedule=schedule, user=shift.who, kind=kind,
+                                         shift_start=shift.start, shift_end=shift.end,
+                                         due_at=now)
     except IntegrityError:
-        return 0
-    local = shift.start.astimezone(schedule.tz)
-    subject = (f"You are on call now for {schedule.name}" if kind == "now" else
-               f"You are on call for {schedule.name} from {local:%H:%M} ({schedule.time_zone})")
-    message = Message(subject=subject, text=f"{subject}, until "
-                      f"{shift.end.astimezone(schedule.tz):%a %d %b %H:%M}.")
-    methods = ContactMethod.objects.filter(user=shift.who, enabled=True,
-                                           kind=ContactKind.EMAIL)
+        pass  # an earlier sweep wrote it: the row is what makes a notice once
+
+
+def deliver_notice(notice_id: int, now: datetime | None = None) -> bool:
+    """One attempt at a notice: claim it, email it, record the result on the row. False when
+    another worker has it, it is not due, or the email failed (then it waits for a retry)."""
+    now = now or timezone.now()
+    if not NOTICES.claim(HandoffNotice, notice_id, now):
+        return False
+    notice = HandoffNotice.objects.select_related("schedule", "user").get(pk=notice_id)
+    try:
+        _email_notice(notice)
+    except channels.ChannelError as error:
+        NOTICES.record_failure(notice, str(error), now)
+        return False
+    NOTICES.record_success(notice, now)
+    return True
+
+
+def _email_notice(notice: HandoffNotice) -> None:
+    """Email the notice to each of the person's enabled email methods; a failure raises, and
+    the retry sends to every method again (a repeat beats a missed hand-off)."""
+    methods = list(ContactMethod.objects.filter(user=notice.user, enabled=True,
+                                                kind=ContactKind.EMAIL))
+    if not methods:
+        raise channels.ChannelError("No enabled email contact method.")
+    message = _notice_message(notice)
     for method in methods:
-        try:
-            channels.send(method.kind, method.address, message)
-        except channels.ChannelError as error:
-            # A courtesy, not a page: logged, not retried (pages have their own retries).
-            log.warning("Hand-off notice to %s failed: %s", method.address, error)
-    return 1
+        channels.send(method.kind, method.address, message)
+
+
+def _notice_message(notice: HandoffNotice) -> Message:
+    schedule = notice.schedule
+    local = notice.shift_start.astimezone(schedule.tz)
+    subject = (f"You are on call now for {schedule.name}" if notice.kind == "now" else
+               f"You are on call for {schedule.name} from {local:%H:%M} ({schedule.time_zone})")
+    if notice.shift_end is None:
+        return Message(subject=subject, text=f"{subject}.")
+    return Message(subject=subject, text=f"{subject}, until "
+                   f"{notice.shift_end.astimezone(schedule.tz):%a %d %b %H:%M}.")

@@ -15,10 +15,12 @@ person never being paged.
 import zlib
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
+from config.outbox import Outbox
 from incidents.models import (
     EntryKind,
     EscalationRun,
@@ -34,10 +36,18 @@ from oncall import channels
 from oncall.models import ContactKind, ContactMethod
 
 ROBOT = "Relay escalation"
-# A claim older than this belongs to a worker that died mid-send: the page is sent again.
-CLAIM_STALE = timedelta(seconds=20)
-RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=45))
-MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# The page outbox: a claim older than the stale timeout belongs to a worker that died mid-send
+# (the page is sent again); a failed send is retried after 5, 15 and 45 s, then fails.
+PAGES = Outbox(
+    name="page",
+    stale_after=timedelta(seconds=settings.RELAY_PAGE_CLAIM_STALE_SECONDS),
+    retry_delays=(timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=45)),
+    done_field="finished_at",
+    # A failed attempt's message was not sent: it must not count against the throttle.
+    cleared_on_failure={"sent_at": None, "bundle_id": None},
+)
+CLAIM_STALE = PAGES.stale_after
+MAX_ATTEMPTS = PAGES.max_attempts
 BATCH = 200
 BUNDLE_MAX = 500
 # Page fields naming its contact method (ContactMethod's unique user, kind, address).
@@ -52,21 +62,17 @@ DEFAULT_THROTTLES = {
 }
 
 
-def _unclaimed(now: datetime) -> Q:
-    return Q(claimed_at=None) | Q(claimed_at__lt=now - CLAIM_STALE)
-
-
 def due_pages(now: datetime, grace: timedelta = timedelta(0)) -> list[int]:
     """Pending pages due by `now - grace` that nobody holds. The ticker passes a grace period:
     a fresh page has its own delivery task already and needs no second one."""
-    return list(Page.objects.filter(_unclaimed(now), status=PageStatus.PENDING,
+    return list(Page.objects.filter(PAGES.unclaimed(now), status=PageStatus.PENDING,
                                     due_at__lte=now - grace)
                 .order_by("due_at").values_list("pk", flat=True)[:BATCH])
 
 
 def due_methods(now: datetime, grace: timedelta = timedelta(0)) -> list[int]:
     """One due page per contact method (its oldest): delivering it takes the rest along."""
-    rows = (Page.objects.filter(_unclaimed(now), status=PageStatus.PENDING,
+    rows = (Page.objects.filter(PAGES.unclaimed(now), status=PageStatus.PENDING,
                                 due_at__lte=now - grace)
             .values(*METHOD_KEY).annotate(first=Min("id")).order_by("first"))
     return [row["first"] for row in rows[:BATCH]]
@@ -91,11 +97,12 @@ def deliver(page_id: int, now: datetime | None = None) -> str | None:
 
 def _claim_bundle(page_id: int, now: datetime) -> list[Page]:
     """Claim the page and every other due page for its method, unless the throttle holds them
-    back (then the page's due time moves to when the method is free)."""
+    back (then the page's due time moves to when the method is free). The outbox's rule picks
+    the rows (PAGES.due); the claim itself runs under row locks rather than PAGES.claim because
+    the throttle check and the claim of the whole bundle must be one step."""
     with transaction.atomic():
         page = (Page.objects.select_for_update(skip_locked=True)
-                .filter(_unclaimed(now), pk=page_id, status=PageStatus.PENDING, due_at__lte=now)
-                .first())
+                .filter(PAGES.due(now), pk=page_id).first())
         if page is None:
             return []
         _lock_method(page)
@@ -126,8 +133,7 @@ def _lock_method(page: Page) -> None:
 
 def _waiting(page: Page, now: datetime) -> list[int]:
     return list(Page.objects.select_for_update(skip_locked=True)
-                .filter(_unclaimed(now), **_method(page), status=PageStatus.PENDING,
-                        due_at__lte=now)
+                .filter(PAGES.due(now), **_method(page))
                 .exclude(pk=page.pk).order_by("id").values_list("pk", flat=True)[:BUNDLE_MAX])
 
 
@@ -200,14 +206,12 @@ def _attempt_failed(bundle: list[Page], error: str, now: datetime) -> dict[int, 
     """Release the pages for a retry after a backoff, or fail them after the last attempt."""
     results = {}
     for page in bundle:
-        if page.attempts < MAX_ATTEMPTS:
-            Page.objects.filter(pk=page.pk).update(
-                claimed_at=None, sent_at=None, bundle_id=None, last_error=error[:2000],
-                due_at=now + RETRY_DELAYS[page.attempts - 1])
-            results[page.pk] = PageStatus.PENDING
-        else:
+        if PAGES.gives_up(page):
             _fail(page, error, now)
             results[page.pk] = PageStatus.FAILED
+        else:
+            PAGES.record_failure(page, error, now)
+            results[page.pk] = PageStatus.PENDING
     return results
 
 
@@ -215,8 +219,7 @@ def _fail(page: Page, error: str, now: datetime) -> None:
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=page.incident_id)
         run = EscalationRun.objects.select_for_update().get(pk=page.run_id)
-        Page.objects.filter(pk=page.pk).update(status=PageStatus.FAILED, last_error=error[:2000],
-                                               sent_at=None, finished_at=now)
+        PAGES.record_failure(page, error, now)
         if page.purpose == PagePurpose.PAGE:
             record(incident, EntryKind.PAGE_FAILED, actor_label=ROBOT,
                    new=page.user.get_username(),

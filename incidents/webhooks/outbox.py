@@ -1,15 +1,15 @@
 """Outgoing webhooks: incident events POSTed as JSON to subscribed automation endpoints.
 
 timeline.record() calls enqueue() for every entry, in the transaction of the change, so each event
-is an outbox row (WebhookDelivery) before anything leaves the process. A task claims the row,
-signs the body (HMAC-SHA256 over "<timestamp>.<body>") and retries with exponential backoff.
+is an outbox row (WebhookDelivery) before anything leaves the process. A task claims the row
+(config.outbox, policy DELIVERIES), signs the body (HMAC-SHA256 over "<timestamp>.<body>") and
+retries with exponential backoff.
 The POST itself goes through config.outbound, which refuses private addresses and redirects.
 """
 
 import hashlib
 import hmac
 import json
-import logging
 import time
 from datetime import timedelta
 
@@ -21,8 +21,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from config import outbound
+from config.outbox import Outbox, doubling
 from incidents.models import (
-    DeliveryStatus,
     EntryKind,
     Incident,
     Status,
@@ -32,11 +32,16 @@ from incidents.models import (
     WebhookSubscription,
 )
 
-log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 6
-FIRST_RETRY = timedelta(seconds=30)
-CLAIM_EXPIRY = timedelta(minutes=5)  # a worker killed mid-delivery releases its claim after this
+# 6 attempts, retried after 30 s, 1, 2, 4 and 8 minutes; a worker killed mid-delivery releases
+# its claim after the stale timeout (5 minutes by default) and the event is POSTed again.
+DELIVERIES = Outbox(
+    name="webhook delivery",
+    stale_after=timedelta(seconds=settings.RELAY_WEBHOOK_CLAIM_STALE_SECONDS),
+    retry_delays=doubling(timedelta(seconds=30), 5),
+    due_field="next_attempt_at",
+    done_field="delivered_at",
+)
+MAX_ATTEMPTS = DELIVERIES.max_attempts
 DELIVER_TASK = "incidents.tasks.deliver_webhook"
 SIGNATURE_HEADER = "X-Relay-Signature"
 TIMESTAMP_HEADER = "X-Relay-Timestamp"
@@ -112,11 +117,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def deliver(delivery_id: int) -> str:
     """One attempt. Claiming first: two workers never send the same attempt."""
-    now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.PENDING, claimed_at=None,
-        next_attempt_at__lte=now).update(claimed_at=now)
-    if not claimed:
+    if not DELIVERIES.claim(WebhookDelivery, delivery_id, timezone.now()):
         return "not due or claimed elsewhere"
     delivery = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
     code, error = _post(delivery)
@@ -142,30 +143,17 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
 
 def _record_attempt(delivery: WebhookDelivery, code: int | None, error: str) -> None:
     now = timezone.now()
-    delivery.attempts += 1
-    delivery.response_code, delivery.last_error = code, error[:500]
-    delivery.claimed_at = None
     if not error and code is not None and 200 <= code < 300:
-        delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
-    elif delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status = DeliveryStatus.FAILED
-        log.warning("webhook delivery %s failed for good: %s", delivery.pk, error)
+        DELIVERIES.record_success(delivery, now, response_code=code, last_error="")
     else:
-        delivery.next_attempt_at = now + FIRST_RETRY * 2 ** (delivery.attempts - 1)
-        log.info("webhook delivery %s failed (attempt %s): %s", delivery.pk, delivery.attempts,
-                 error)
-    delivery.save(update_fields=["attempts", "response_code", "last_error", "claimed_at",
-                                 "status", "delivered_at", "next_attempt_at"])
+        DELIVERIES.record_failure(delivery, error, now, response_code=code)
 
 
 def retry_due() -> int:
     """Every minute: release expired claims and attempt every pending delivery that is due."""
     now = timezone.now()
-    WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING,
-                                   claimed_at__lt=now - CLAIM_EXPIRY).update(claimed_at=None)
-    due = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, claimed_at=None,
-                                         next_attempt_at__lte=now).values_list("pk", flat=True)
-    ids = list(due[:200])
+    DELIVERIES.release_stale(WebhookDelivery, now)
+    ids = DELIVERIES.due_ids(WebhookDelivery, now)
     for delivery_id in ids:
         deliver(delivery_id)
     return len(ids)
