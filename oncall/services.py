@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config import timerange
+from config.errors import Conflict
 from oncall import channels, schedules
 from oncall.channels import Message
 from oncall.models import (
@@ -27,8 +28,8 @@ NOTICE_LATE = timedelta(minutes=5)
 log = logging.getLogger(__name__)
 
 
-class SwapError(Exception):
-    """A swap that its state does not allow (shown as a form error / HTTP 409)."""
+class SwapError(Conflict):
+    """A swap that its state does not allow (HTTP 409)."""
 
 
 def _check_period(start: datetime | None, end: datetime | None) -> None:
