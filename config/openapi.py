@@ -43,7 +43,7 @@ ERRORS = {
 
 class RelayAutoSchema(AutoSchema):
     """Set `answers_conflict = True` on a view whose POST operations call services that raise
-    DomainError (answered 409)."""
+    Conflict (answered 409 by config.errors)."""
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)

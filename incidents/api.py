@@ -1,15 +1,11 @@
 """REST API of incidents. Views translate HTTP to incidents.services calls and back; who may see
 and change what is asked of incidents.permissions only."""
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework import permissions as drf_permissions
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.views import exception_handler as drf_exception_handler
-from rest_framework.views import set_rollback
 
 from incidents import permissions, queries, services
 from incidents.models import Incident
@@ -24,29 +20,6 @@ from incidents.serializers import (
     TimelineQuerySerializer,
     TransitionSerializer,
 )
-
-
-def exception_handler(exc, context):
-    """DRF's handler, plus domain errors: invalid input → 400, a state that forbids it → 409."""
-    if isinstance(exc, ValidationError):
-        set_rollback()
-        return Response(_validation_body(exc), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, services.DomainError):
-        set_rollback()
-        body = {"detail": exc.message}
-        if exc.field:
-            body[exc.field] = [exc.message]
-        return Response(body, status=status.HTTP_409_CONFLICT)
-    return drf_exception_handler(exc, context)
-
-
-def _validation_body(error: ValidationError) -> dict:
-    if not hasattr(error, "error_dict"):
-        return {api_settings.NON_FIELD_ERRORS_KEY: error.messages}
-    body = error.message_dict
-    if "__all__" in body:
-        body[api_settings.NON_FIELD_ERRORS_KEY] = body.pop("__all__")
-    return body
 
 
 class IncidentAccess(drf_permissions.BasePermission):
@@ -78,7 +51,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     permission_classes = [drf_permissions.IsAuthenticated, IncidentAccess]
     lookup_url_kwarg = "number"
     queryset = Incident.objects.none()  # for the schema; requests use the visibility filter
-    answers_conflict = True  # services.DomainError, see exception_handler
+    answers_conflict = True  # services raise Conflict, see config.errors.api_exception_handler
 
     def get_queryset(self):
         filters = IncidentFilterSerializer(data=self.request.query_params)

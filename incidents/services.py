@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config import timerange
+from config.errors import Conflict, Invalid, NotAllowed
 from incidents import lifecycle, permissions
 from incidents.models import (
     MILESTONES,
@@ -28,17 +29,8 @@ DESCRIPTION_MAX = 20000
 NOTE_MAX = 20000
 
 
-class DomainError(Exception):
-    """A request that the incident's state does not allow (HTTP 409 / a form error)."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class InvalidTransition(DomainError):
-    pass
+class InvalidTransition(Conflict):
+    """The incident's status does not allow the move (its lifecycle, incidents.models)."""
 
 
 def _lock(incident: Incident) -> Incident:
@@ -140,17 +132,13 @@ def acknowledge(incident: Incident, *, by=None, actor_label: str = "") -> Incide
         return transition(incident, to=Status.ACKNOWLEDGED, by=by, actor_label=actor_label)
 
 
-class NotAllowed(DomainError):
-    """The person acting may not (or may no longer) do this (HTTP 403)."""
-
-
 def act_on_page(page, action: str, *, actor_label: str = "") -> Incident:
     """What a paged person asks from a page (its signed link, an email reply): acknowledge or
     resolve its incident, as that person. Each (page, action) acts once, and only while the
     person is active and may still see and change the incident: a link outlives neither a
     deactivation nor a revoked grant."""
     if action not in links.ACTIONS:
-        raise DomainError(f"Unknown page action {action!r}.", "action")
+        raise Invalid(f"Unknown page action {action!r}.", "action")
     if page.purpose != PagePurpose.PAGE:
         raise NotAllowed("This message was a notice; it cannot act on the incident.", "action")
     user = type(page.user)._default_manager.get(pk=page.user_id)  # fresh: no cached perms
@@ -176,7 +164,7 @@ def change_severity(incident: Incident, *, severity: str, by=None, actor_label: 
         _lock(incident)
         _require_open(incident)
         if severity == incident.severity:
-            raise DomainError(f"{incident.reference} is already {severity}.", "severity")
+            raise Conflict(f"{incident.reference} is already {severity}.", "severity")
         old, incident.severity = incident.severity, severity
         incident.save(update_fields=["severity", "updated_at"])
         record(incident, EntryKind.SEVERITY, by, actor_label=actor_label, old=old, new=severity,
@@ -352,7 +340,7 @@ def merge(incident: Incident, *, into: Incident, by=None, note: str = "") -> Inc
     """Close `incident` as a duplicate of `into`; both timelines say so, the survivor gains the
     duplicate's services and customer tiers."""
     if incident.pk == into.pk:
-        raise DomainError("An incident cannot be merged into itself.", "into")
+        raise Conflict("An incident cannot be merged into itself.", "into")
     note = _clean_text(note, "note", NOTE_MAX, required=False)
     with transaction.atomic():
         # Lock both rows in id order so two opposite merges cannot deadlock.
@@ -360,11 +348,11 @@ def merge(incident: Incident, *, into: Incident, by=None, note: str = "") -> Inc
             _lock(other)
         _require_open(incident)
         if not into.is_open:
-            raise DomainError(f"{into.reference} is {into.get_status_display().lower()}; merge "
-                              f"into an open incident.", "into")
+            raise Conflict(f"{into.reference} is {into.get_status_display().lower()}; merge "
+                           f"into an open incident.", "into")
         if incident.restricted and not into.restricted:
-            raise DomainError("A restricted incident can only be merged into a restricted one.",
-                              "into")
+            raise Conflict("A restricted incident can only be merged into a restricted one.",
+                           "into")
         old = incident.status
         lifecycle.apply_status(incident, Status.MERGED, timezone.now())
         incident.merged_into = into

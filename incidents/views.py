@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from config.errors import DomainError
 from config.forms import add_errors
 from incidents import forms, permissions, queries, services
 from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident
@@ -199,7 +200,7 @@ def _action(form_name, form_class, apply, *, needs_incident_form=False, correct=
                 apply(incident, request.user, form.cleaned_data)
             except ValidationError as error:
                 add_errors(form, error)
-            except services.DomainError as error:
+            except DomainError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
                 return _after_change(request, incident)
@@ -309,6 +310,6 @@ def escalate(request, number):
     incident = _incident(request, number, write=True)
     try:
         escalation.escalate_now(incident, by=request.user)
-    except ValueError as error:
-        return HttpResponse(str(error), status=409, content_type="text/plain")
+    except DomainError as error:
+        return HttpResponse(error.message, status=error.status, content_type="text/plain")
     return _redirect(request, incident)

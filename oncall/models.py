@@ -6,17 +6,15 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import (
-    EmailValidator,
     MaxValueValidator,
     MinValueValidator,
-    RegexValidator,
-    URLValidator,
 )
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config import outbound, timerange
+from config import timerange
+from oncall.channels.kinds import ContactKind, validate_address
 
 
 class Team(models.Model):
@@ -243,14 +241,6 @@ class EscalationStep(models.Model):
         return f"{self.policy} step {self.position + 1}"
 
 
-class ContactKind(models.TextChoices):
-    EMAIL = "email", "Email"
-    WEBHOOK = "webhook", "Webhook"
-    SLACK = "slack", "Slack-style webhook"
-    SMS = "sms", "SMS"
-    VOICE = "voice", "Voice call"
-
-
 class ContactMethod(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods")
@@ -259,7 +249,7 @@ class ContactMethod(models.Model):
     label = models.CharField(max_length=100, blank=True)
     enabled = models.BooleanField(default=True)
     # Throttle: at most this many messages per this many minutes (blank: the kind's default,
-    # see incidents.paging.delivery.DEFAULT_THROTTLES). Pages held back are sent together as one.
+    # see oncall.channels.kinds.KINDS). Pages held back are sent together as one.
     throttle_count = models.PositiveSmallIntegerField(null=True, blank=True,
                                                       validators=[MinValueValidator(1)])
     throttle_minutes = models.PositiveSmallIntegerField(null=True, blank=True,
@@ -278,32 +268,6 @@ class ContactMethod(models.Model):
 
     def clean(self):
         validate_address(self.kind, self.address)
-
-
-_PHONE = RegexValidator(r"^\+[1-9][0-9]{6,14}$",
-                        "Give the number in international form, such as +4915112345678.")
-
-
-def _outbound_url(address: str) -> None:
-    URLValidator(schemes=["http", "https"])(address)
-    outbound.validate_url(address)  # no private or local addresses (sending checks again)
-
-
-def validate_address(kind: str, address: str) -> None:
-    """Raise a ValidationError on `address` when it cannot work for a method of `kind`."""
-    validators = {
-        ContactKind.EMAIL: EmailValidator(),
-        ContactKind.WEBHOOK: _outbound_url,
-        ContactKind.SLACK: _outbound_url,
-        ContactKind.SMS: _PHONE,
-        ContactKind.VOICE: _PHONE,
-    }
-    if kind not in validators:
-        raise ValidationError({"kind": f"Unknown contact method {kind!r}."})
-    try:
-        validators[kind](address)
-    except ValidationError as error:
-        raise ValidationError({"address": error.messages}) from None
 
 
 class NotificationRule(models.Model):

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.errors import Conflict
 from config.outbox import Outbox, doubling
 from oncall import channels, schedules
 from oncall.channels import Message
@@ -34,8 +35,8 @@ NOTICE_AHEAD = timedelta(hours=1)
 NOTICE_LATE = timedelta(minutes=5)
 
 
-class SwapError(Exception):
-    """A swap that its state does not allow (shown as a form error / HTTP 409)."""
+class SwapError(Conflict):
+    """A swap that its state does not allow (HTTP 409)."""
 
 
 def create_override(schedule: Schedule, *, user, start: datetime, end: datetime,

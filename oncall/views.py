@@ -154,7 +154,7 @@ def _swap_action(request, pk, action):
     try:
         action(swap, by=request.user)
     except services.SwapError as error:
-        return HttpResponse(str(error), status=409, content_type="text/plain")
+        return HttpResponse(error.message, status=error.status, content_type="text/plain")
     return redirect("oncall:schedule", pk=swap.schedule_id)
 
 

@@ -26,11 +26,12 @@ UPSERT_SQL = {vendor: UPSERT.format(json=json)
 # The bulk of a storm in one statement: a new alert joins the newest open incident of its service
 # that had an alert (with the same grouping key, if the service groups by key) within the
 # grouping window, when _route would do nothing else: the incident's timeline already names
-# enough alerts, the alert is no more severe than the incident, and it is not flapping (no
-# resolved alert with its key in the flap window: then _route decides). Otherwise nothing
-# changes and _route runs. The same lookup as _open_incident_for, in SQL planned once; the
-# service's open incidents are found first (MATERIALIZED), so the recent-alert check runs for
-# them only, not for every open incident of every service.
+# enough alerts, the alert is no more severe than the incident, and _route's flap guard does not
+# count it as flapping (flap_threshold resolved alerts with its key, on an incident, in the flap
+# window: then _route decides). Otherwise nothing changes and _route runs. The same lookup as
+# _open_incident_for, in SQL planned once (test_grouping_authority.py feeds both the same cases
+# and requires the same answer); the service's open incidents are found first (MATERIALIZED), so
+# the recent-alert check runs for them only, not for every open incident of every service.
 JOIN_QUIETLY = """
 WITH open_here AS MATERIALIZED (
     SELECT i.id FROM {incident} i JOIN {incident_services} s ON s.incident_id = i.id
@@ -49,9 +50,12 @@ WHERE {alert}.id = %(alert)s AND NOT {alert}.processed AND joined.id = target.id
   AND joined.severity <= %(severity)s
   AND (SELECT count(*) FROM (SELECT 1 FROM {alert} e WHERE e.incident_id = joined.id
                              AND e.id <> %(alert)s LIMIT {entries}) AS named) >= {entries}
-  AND NOT EXISTS (SELECT 1 FROM {alert} r
-                  WHERE r.integration_id = %(integration)s AND r.dedup_key = %(dedup_key)s
-                    AND r.status = 'resolved' AND r.resolved_at >= %(flap_start)s)
+  AND NOT (%(flap_threshold)s > 0 AND (
+      SELECT count(*) FROM (SELECT 1 FROM {alert} r
+                            WHERE r.integration_id = %(integration)s
+                              AND r.dedup_key = %(dedup_key)s AND r.status = 'resolved'
+                              AND r.incident_id IS NOT NULL AND r.resolved_at >= %(flap_start)s
+                            LIMIT %(flap_threshold)s) AS flaps) >= %(flap_threshold)s)
 RETURNING incident_id
 """
 

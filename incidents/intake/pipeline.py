@@ -202,6 +202,7 @@ def _join_quietly(alert: Alert, routing: Routing) -> bool:
         "flap_start": adapt(now - timedelta(minutes=service.flap_window_minutes)),
         "by_key": service.group_by == "key", "grouping_key": alert.grouping_key,
         "integration": alert.integration_id, "dedup_key": alert.dedup_key,
+        "flap_threshold": service.flap_threshold,
     }
     with hot_cursor() as cursor:
         cursor.execute(sql, params)

@@ -33,6 +33,7 @@ from incidents.models import (
 from incidents.paging import messages
 from incidents.timeline import record
 from oncall import channels
+from oncall.channels import kinds
 from oncall.models import ContactKind, ContactMethod
 
 ROBOT = "Relay escalation"
@@ -52,14 +53,6 @@ BATCH = 200
 BUNDLE_MAX = 500
 # Page fields naming its contact method (ContactMethod's unique user, kind, address).
 METHOD_KEY = ("user_id", "channel", "address")
-# (messages, per minutes) that a contact method may carry; every limit of its kind applies.
-DEFAULT_THROTTLES = {
-    ContactKind.EMAIL: ((1, 1),),
-    ContactKind.WEBHOOK: ((1, 1),),
-    ContactKind.SLACK: ((1, 1),),
-    ContactKind.SMS: ((1, 1), (5, 15)),
-    ContactKind.VOICE: ((1, 1), (3, 15)),
-}
 
 
 def due_pages(now: datetime, grace: timedelta = timedelta(0)) -> list[int]:
@@ -143,7 +136,7 @@ def _limits(page: Page) -> tuple[tuple[int, int], ...]:
                                           throttle_count__isnull=False).first()
     if method and method.throttle_minutes:
         return ((method.throttle_count, method.throttle_minutes),)
-    return DEFAULT_THROTTLES.get(page.channel, ((1, 1),))
+    return kinds.default_throttles(page.channel)
 
 
 def _free_at(page: Page, now: datetime) -> datetime:

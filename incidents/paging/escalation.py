@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from config.errors import Conflict
 from incidents import lifecycle, permissions
 from incidents.models import (
     CLOSED_STATUSES,
@@ -183,9 +184,9 @@ def escalate_now(incident: Incident, *, by) -> list[int]:
     with transaction.atomic():
         incident, run = _lock_run(incident.pk)
         if run is None:
-            raise ValueError(f"{incident.reference} has no escalation policy to escalate.")
+            raise Conflict(f"{incident.reference} has no escalation policy to escalate.")
         if incident.status in CLOSED_STATUSES:
-            raise ValueError(f"{incident.reference} is closed; reopen it first.")
+            raise Conflict(f"{incident.reference} is closed; reopen it first.")
         if run.next_step >= len(run.policy["steps"]) and run.state != RunState.ACTIVE:
             run.round += 1
             run.first_round = run.round

@@ -14,6 +14,7 @@ from email.utils import getaddresses
 
 from django.core import signing
 
+from config.errors import DomainError, Invalid
 from incidents import services
 from incidents.models import Page
 from incidents.paging import links
@@ -23,8 +24,9 @@ COMMANDS = {"ack": "acknowledge", "acknowledge": "acknowledge", "acknowledged": 
 MAX_BYTES = 1_000_000
 
 
-class ReplyError(Exception):
-    """The reply cannot be acted on; the message says why, in a sentence."""
+class ReplyError(Invalid):
+    """The reply cannot be acted on; the message says why, in a sentence. The sender of a reply
+    gets one kind of answer (400), whatever refused it."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def handle_reply(raw: bytes) -> ReplyResult:
     action = _command(message)
     try:
         services.act_on_page(page, action, actor_label="email reply")
-    except services.DomainError as error:
+    except DomainError as error:
         raise ReplyError(error.message) from None
     return ReplyResult(page, action)
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.errors import DomainError, NotAllowed
 from incidents import permissions, services
 from incidents.models import Page
 from incidents.paging import links, replies
@@ -35,10 +36,10 @@ def page_action(request, token, action):
     if request.method == "POST":
         try:
             services.act_on_page(page, action, actor_label="page link")
-        except services.NotAllowed as error:
+        except NotAllowed as error:
             context["error"] = error.message
             return render(request, "incidents/page_action.html", context, status=403)
-        except (services.DomainError, ValidationError) as error:
+        except (DomainError, ValidationError) as error:
             context["error"] = getattr(error, "message", None) or "; ".join(error.messages)
             return render(request, "incidents/page_action.html", context, status=409)
         context["done"] = True

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from config.errors import DomainError
 from incidents import services
 from incidents.models import (
     CustomerTier,
@@ -19,7 +20,7 @@ from incidents.models import (
     Status,
     TimelineEntry,
 )
-from incidents.services import DomainError, InvalidTransition
+from incidents.services import InvalidTransition
 from incidents.timeline import verify_chain
 from oncall.models import EscalationPolicy
 from tests.conftest import declare, make_team, make_user
