@@ -8,8 +8,10 @@
 Steady scenario: two people with a webhook each, a policy of two steps one minute apart. N
 incidents are declared; a real HTTP receiver on loopback records every page it gets. Lateness is
 how long after its due time each step was paged (from the `late_ms` the run writes on the
-timeline); duplicates and missing pages are counted per (incident, step, round, person, channel)
-at the receiver.
+timeline); `lateness_by_source` gives such figures for every source registered with the timer
+engine (config/timers.py) that can measure itself (escalation runs, page deliveries, …).
+Duplicates and missing pages are counted per (incident, step, round, person, channel) at the
+receiver.
 
 SIGKILL scenario: a page's webhook request is held open, the worker sending it is killed with
 SIGKILL (its whole qcluster), the cluster is restarted, and the script measures how long after
@@ -245,13 +247,32 @@ def lateness(numbers: list[int]) -> list[float]:
     return [d["late_ms"] / 1000 for d in data if "late_ms" in d]
 
 
+def lateness_by_source(since) -> dict:
+    """Every registered timer source that can measure itself: how late its work was done."""
+    from config import timers
+
+    figures = {}
+    for source in timers.sources():
+        if source.lateness is None:
+            continue
+        late = source.lateness(since)
+        figures[source.name] = {
+            "count": len(late), "p50_s": round(percentile(late, 50), 3),
+            "p99_s": round(percentile(late, 99), 3),
+            "max_s": round(max(late, default=math.nan), 3)}
+    return figures
+
+
 def expected_keys(numbers: list[int], people=("ann", "bob")) -> set:
     return {(n, step, 1, user, "webhook") for n in numbers
             for step, user in enumerate(people, 1)}
 
 
 def steady(args, env, receiver) -> dict:
+    from django.utils import timezone
+
     policy = make_policy(receiver.url)
+    since = timezone.now()
     clusters = Clusters(env, args.processes, args.log)
     clusters.start()
     try:
@@ -274,6 +295,7 @@ def steady(args, env, receiver) -> dict:
         "lateness_p50_s": round(percentile(late, 50), 3),
         "lateness_p99_s": round(percentile(late, 99), 3),
         "lateness_max_s": round(max(late, default=math.nan), 3),
+        "lateness_by_source": lateness_by_source(since),
         "duplicate_pages": sum(c - 1 for c in counts.values() if c > 1),
         "missing_pages": len(wanted - set(counts)),
     }
@@ -319,8 +341,18 @@ def sigkill(args, env, receiver) -> dict:
 
 
 def table(result: dict) -> str:
-    width = max(len(k) for k in result)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in result.items())
+    rows = dict(_flat(result))
+    width = max(len(k) for k in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows.items())
+
+
+def _flat(result: dict, prefix: str = ""):
+    """Nested figures as dotted rows of the table (lateness_by_source.page-deliveries.p99_s)."""
+    for key, value in result.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield prefix + key, value
 
 
 def main() -> None:

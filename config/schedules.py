@@ -23,8 +23,8 @@ SCHEDULES: list[Recurring] = [
     Recurring("alerts-pending", "incidents.tasks.process_pending_alerts", 1),
     Recurring("heartbeats", "incidents.tasks.check_heartbeats", 1),
     Recurring("alerts-stale", "incidents.tasks.close_stale_alerts", 60),
-    # Restarts a worker's escalation ticker thread (incidents.tasks.run_ticker) if it ever ended.
-    Recurring("escalation-ticker", "incidents.tasks.run_ticker", 1),
+    # Restarts a worker's timer ticker thread (config.timers.run_ticker) if it ever ended.
+    Recurring("timer-ticker", "config.timers.run_ticker", 1),
     # "You are on call from 18:00" / "you are on call now".
     Recurring("handoff-notices", "oncall.services.send_handoff_notices", 1),
 ]

@@ -9,11 +9,12 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from django_q.signals import post_spawn
 
+        from config import timers
         from incidents.history_guard import register_sqlite_function
         from incidents.intake.routing import forget_routing
         from incidents.management.commands.register_schedules import after_migrate
         from incidents.models import AlertRule, MaintenanceWindow, Service
-        from incidents.tasks import start_ticker
+        from incidents.paging.timers import ESCALATION_RUNS, PAGE_DELIVERIES
         from incidents.timeline import on_record
         from incidents.webhooks import outbox
 
@@ -22,8 +23,11 @@ class IncidentsConfig(AppConfig):
         connection_created.connect(register_sqlite_function, dispatch_uid="relay_purge_fn")
         # After every migrate, so a deployment never runs with an outdated set of recurring tasks.
         post_migrate.connect(after_migrate, sender=self, dispatch_uid="relay_schedules")
-        # Each worker process runs a ticker thread (see incidents.tasks.ensure_ticker).
-        post_spawn.connect(start_ticker, dispatch_uid="relay_ticker")
+        # Each worker process runs a ticker thread (see config.timers.ensure_ticker), which
+        # wakes these sources' due work on time.
+        post_spawn.connect(timers.start_ticker, dispatch_uid="relay_ticker")
+        timers.register(ESCALATION_RUNS)
+        timers.register(PAGE_DELIVERIES)
         # Intake caches a service's settings, rules and windows: forget them on any change here
         # (other processes follow within intake.ROUTING_CACHE_SECONDS).
         for model in (Service, AlertRule, MaintenanceWindow):

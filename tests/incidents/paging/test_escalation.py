@@ -8,7 +8,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
-from incidents import services, tasks
+from config import timers
+from incidents import services
 from incidents.models import (
     EntryKind,
     EscalationRun,
@@ -293,11 +294,11 @@ def test_tick_finds_due_runs_and_pages(people, smtp_server):
 def test_ticker_advances_due_runs_and_hands_on_orphaned_pages(people, smtp_server):
     policy = make_policy({"users": [people[0]]})
     incident = _declare(policy)  # its on_commit tasks never run here: only the ticker helps
-    tasks.tick_for(0.3)
+    timers.tick_for(0.3)
     page = Page.objects.get(incident=incident)
     assert page.status == PageStatus.PENDING and smtp_server == []  # young: has its own task
     Page.objects.filter(pk=page.pk).update(due_at=timezone.now() - timedelta(seconds=10))
-    tasks.tick_for(0.3)
+    timers.tick_for(0.3)
     page.refresh_from_db()
     assert page.status == PageStatus.DELIVERED and len(smtp_server) == 1
 
