@@ -41,35 +41,59 @@ def smtp_server(settings):
 
 
 class Receiver:
-    def __init__(self):
-        self.requests = []
-        self.status = 200
-        handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    """A real HTTP server on loopback (IPv4 or IPv6), in a thread. Every request is kept in `hits`
+    (path, headers, raw body) and, with its JSON payload, in `requests` as (path, payload). It
+    answers the next status queued in `statuses`, else `status`, with `location` if set."""
 
-    def _handler(self):
+    def __init__(self, status=200, location="", body=b"ok", host="127.0.0.1"):
+        self.hits: list[dict] = []
+        self.requests: list[tuple[str, object]] = []
+        self.statuses: list[int] = []
+        self.status = status
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 — http.server's hook name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((self.path, json.loads(body)))
-                self.send_response(receiver.status)
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                receiver.hits.append({"path": self.path, "headers": dict(self.headers),
+                                      "body": raw})
+                receiver.requests.append((self.path, _json_or_none(raw)))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses
+                                   else receiver.status)
+                if location:
+                    self.send_header("Location", location)
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(body)
+
+            do_POST = do_GET = _answer  # noqa: N815 — http.server's hook names
 
             def log_message(self, *args):
                 pass
 
-        return Handler
+        server_class = ThreadingHTTPServer
+        if ":" in host:
+            server_class = type("V6Server", (ThreadingHTTPServer,),
+                                {"address_family": socket.AF_INET6})
+        self.server = server_class((host, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _json_or_none(raw: bytes):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 @pytest.fixture
 def http_receiver():
     receiver = Receiver()
-    receiver.thread.start()
     yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    receiver.close()

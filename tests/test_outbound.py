@@ -3,8 +3,6 @@ settings (the receivers live there); each refusal test empties the allow list fi
 
 import ipaddress
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -12,46 +10,10 @@ from django.test import override_settings
 
 from config import outbound
 from config.env import env_networks
+from tests.receivers import Receiver
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 no_allow_list = override_settings(RELAY_OUTBOUND_ALLOW=())
-
-
-class Receiver:
-    """Records every request (any method); answers `status`, with `location` if set."""
-
-    def __init__(self, status=200, location="", body=b"ok", host="127.0.0.1"):
-        self.hits: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                receiver.hits.append({"path": self.path, "headers": dict(self.headers),
-                                      "body": self.rfile.read(length)})
-                self.send_response(status)
-                if location:
-                    self.send_header("Location", location)
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_POST = do_GET = _answer  # noqa: N815 — http.server's hook names
-
-            def log_message(self, *args):
-                pass
-
-        server_class = ThreadingHTTPServer
-        if ":" in host:
-            server_class = type("V6Server", (ThreadingHTTPServer,),
-                                {"address_family": socket.AF_INET6})
-        self.server = server_class((host, 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from incidents.intake import keys, services
 from incidents.models import Alert, AlertRule, Incident, Integration, WebhookSubscription
 from tests.browser.conftest import login
 from tests.incidents.intake.test_formats import GRAFANA_FIRING, hmac_hex
-from tests.incidents.webhooks.test_outbox import Receiver
+from tests.receivers import Receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -88,7 +88,7 @@ def test_webhook_test_button_logs_the_receivers_answer(live_server, page, respon
         page.goto(f"{live_server.url}/webhooks/{subscription.pk}/")
         page.locator("#test-webhook").click()
         expect(page.locator("#delivery-log .response-code")).to_have_text("200")
-        assert json.loads(receiver.requests[0]["body"])["event"] == "ping"
+        assert json.loads(receiver.hits[0]["body"])["event"] == "ping"
     finally:
         receiver.close()
 

@@ -4,9 +4,7 @@ backoff, the delivery log and the test button. Heartbeats."""
 import hashlib
 import hmac
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import override_settings
@@ -29,36 +27,9 @@ from incidents.models import (
 )
 from incidents.webhooks import outbox
 from tests.conftest import declare
+from tests.receivers import Receiver
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver:
-    """A real HTTP server in a thread; answers with the next queued status (default 200)."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -78,7 +49,7 @@ def test_declared_incident_is_posted_signed(receiver, subscription, service, com
                                             django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         incident = declare(by=commander, services=[service], title="Checkout down")
-    request = receiver.requests[0]
+    request = receiver.hits[0]
     body = json.loads(request["body"])
     assert body["event"] == "incident.declared"
     assert body["incident"]["reference"] == incident.reference
@@ -99,7 +70,7 @@ def test_acknowledge_resolve_note_and_severity_events(receiver, subscription, in
         services.change_severity(incident, severity="P1", by=commander)
         services.add_note(incident, text="looking", by=commander)
         services.transition(incident, to=Status.RESOLVED, by=commander)
-    events = [json.loads(r["body"])["event"] for r in receiver.requests]
+    events = [json.loads(r["body"])["event"] for r in receiver.hits]
     assert events == ["incident.status_changed", "incident.acknowledged",
                       "incident.severity_changed", "incident.note_added",
                       "incident.status_changed", "incident.resolved"]
@@ -115,14 +86,14 @@ def test_subscription_filters_events_and_services(receiver, service, commander, 
     with django_capture_on_commit_callbacks(execute=True):
         incident = declare(by=commander, services=[service])
         services.transition(incident, to=Status.RESOLVED, by=commander)
-    assert [json.loads(r["body"])["event"] for r in receiver.requests] == ["incident.resolved"]
+    assert [json.loads(r["body"])["event"] for r in receiver.hits] == ["incident.resolved"]
 
 
 def test_restricted_incidents_are_never_sent(receiver, subscription, service, commander,
                                              django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         declare(by=commander, services=[service], restricted=True)
-    assert receiver.requests == []
+    assert receiver.hits == []
     assert WebhookDelivery.objects.count() == 0
 
 
@@ -166,7 +137,7 @@ def test_claimed_delivery_is_not_sent_twice(receiver, subscription, service, com
     delivery = WebhookDelivery.objects.get()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(claimed_at=timezone.now())
     assert outbox.deliver(delivery.pk) == "not due or claimed elsewhere"
-    assert receiver.requests == []
+    assert receiver.hits == []
 
 
 def test_test_button_sends_a_ping_and_logs_it(client, responder, receiver, subscription,
@@ -175,7 +146,7 @@ def test_test_button_sends_a_ping_and_logs_it(client, responder, receiver, subsc
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/webhooks/{subscription.pk}/test/")
     assert response.status_code == 302
-    assert json.loads(receiver.requests[0]["body"])["event"] == "ping"
+    assert json.loads(receiver.hits[0]["body"])["event"] == "ping"
     html = client.get(f"/webhooks/{subscription.pk}/").content.decode()
     assert '<td class="response-code">200</td>' in html
 
@@ -187,7 +158,7 @@ def test_test_button_to_a_loopback_url_is_refused_and_logged(client, responder, 
     client.force_login(responder)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/webhooks/{subscription.pk}/test/")
-    assert receiver.requests == []
+    assert receiver.hits == []
     delivery = WebhookDelivery.objects.get()
     assert (delivery.last_error, delivery.response_code) == ("refused: private address", None)
     html = client.get(f"/webhooks/{subscription.pk}/").content.decode()
