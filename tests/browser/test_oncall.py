@@ -59,7 +59,8 @@ def test_override_form_error_is_shown(live_server, page, responder, console):
         "The end must be after the start.")
 
 
-def test_acknowledge_from_the_emailed_link_needs_a_click(live_server, open_page, ann, settings):
+def test_acknowledge_from_the_emailed_link_needs_a_click(live_server, open_page, ann, settings,
+                                                        console):
     settings.SITE_URL = live_server.url
     incident = declare(title="Checkout 502s", escalation_policy=make_policy({"users": [ann]}))
     [message] = mail.outbox  # declared, committed, paged through the sync task queue
@@ -74,6 +75,10 @@ def test_acknowledge_from_the_emailed_link_needs_a_click(live_server, open_page,
     incident.refresh_from_db()
     assert incident.status == Status.ACKNOWLEDGED
     assert EscalationRun.objects.get(incident=incident).state == "acknowledged"
+    console.allow_status(403)  # the refusal below is the answer we expect
+    browser_page.goto(link)  # the same link, a second time: used, it cannot act again
+    browser_page.locator("#confirm-action").click()
+    expect(browser_page.locator("#page-action-error")).to_contain_text("already been used")
 
 
 def test_acknowledge_from_my_oncall(live_server, page, ann):
