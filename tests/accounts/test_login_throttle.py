@@ -130,3 +130,16 @@ def test_without_trusted_proxies_a_forged_forwarded_header_changes_nothing(respo
         Client(REMOTE_ADDR="192.0.2.60", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").post(
             LOGIN, {"username": f"ghost{n}", "password": "wrong"})
     assert_locked(sign_in("responder", "pw-responder", address="192.0.2.60"))
+
+
+@pytest.mark.parametrize("url", [LOGIN, ADMIN_LOGIN])
+@pytest.mark.parametrize("username", ["a%00b", "a%ED%A0%80b", "a" * 5000])
+def test_hostile_usernames_get_the_form_back_not_a_500(db, url, username):
+    """NUL, invalid UTF-8 and an overlong name reach the throttle's lookups too (PostgreSQL
+    refuses NUL in text): the form answers with its error, nothing is stored."""
+    response = Client(REMOTE_ADDR="192.0.2.9").post(
+        url, f"username={username}&password=x%00",
+        content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert not AccessAttempt.objects.exists()
