@@ -28,6 +28,11 @@ ALL_INCIDENTS = [*INCIDENT_MODELS, *INTAKE_MODELS, "escalationrun", "page",
                  "incidentgroupobjectpermission", "incidentuserobjectpermission"]
 ALL_ONCALL = [*ONCALL_MODELS, "contactmethod", "notificationrule", "calendarfeed",
               "handoffnotice"]
+# Customer communications: customers, SLA policies and clocks, customer messages.
+CUSTOMER_MODELS = ["customer", "customercontact", "contracttarget"]
+SLA_MODELS = ["businesscalendar", "holiday", "tierpolicy", "slatarget", "slaclock", "clockpause"]
+MESSAGE_MODELS = ["customermessage", "messagedelivery", "messagetemplate", "updatecadence"]
+ALL_COMMS = [*CUSTOMER_MODELS, *SLA_MODELS, *MESSAGE_MODELS]
 
 
 def perms(app: str, models, actions=ACTIONS) -> list[str]:
@@ -38,7 +43,8 @@ def view(app: str, models) -> list[str]:
     return perms(app, models, ("view",))
 
 
-EVERYONE = [*view("incidents", INCIDENT_MODELS + INTAKE_MODELS), *view("oncall", ONCALL_MODELS)]
+EVERYONE = [*view("incidents", INCIDENT_MODELS + INTAKE_MODELS), *view("oncall", ONCALL_MODELS),
+            *view("comms", ALL_COMMS)]
 
 
 class Role(NamedTuple):
@@ -51,11 +57,18 @@ ROLES = {
         "Declare, update and acknowledge incidents; manage services, integrations, alert rules, "
         "maintenance windows, heartbeats and outgoing webhooks; take overrides and swaps.",
         frozenset([*EVERYONE, *perms("incidents", ["incident", *MANAGED_INTAKE], ("add", "change")),
-                   "oncall.add_override", "oncall.add_swap", "oncall.change_swap"]),
+                   "oncall.add_override", "oncall.add_swap", "oncall.change_swap",
+                   # Propose a customer message (never publish one); pause a clock.
+                   "comms.add_customermessage", "comms.add_clockpause"]),
     ),
     "Communications": Role(
-        "Read incidents and who is on call (customer messages come with the comms app).",
-        frozenset(EVERYONE),
+        "Report customer issues; manage customers, their contacts and contracts; draft, approve "
+        "and publish customer messages and set their cadence; pause SLA clocks.",
+        frozenset([*EVERYONE, "comms.report_issue",
+                   *perms("comms", CUSTOMER_MODELS, ("add", "change", "delete")),
+                   *perms("comms", ["customermessage", "updatecadence", "clockpause"],
+                          ("add", "change")),
+                   "comms.publish_customermessage", "comms.change_messagetemplate"]),
     ),
     "Auditors": Role(
         "Read everything, restricted incidents, pages, contact methods and API tokens included; "
@@ -69,12 +82,14 @@ ROLES = {
         "Everything in the Django admin: incidents, intake, on-call, API tokens, users and groups.",
         frozenset([*perms("incidents", ALL_INCIDENTS), "incidents.view_all_restricted",
                    "incidents.correct_milestones", *perms("oncall", ALL_ONCALL),
+                   *perms("comms", ALL_COMMS), "comms.publish_customermessage",
+                   "comms.report_issue",
                    *perms("accounts", ["apitoken"]), *perms("auth", ["user", "group"])]),
     ),
 }
 
 # Apps whose permissions the table names; their permissions must exist before they are granted.
-APPS = ("auth", "contenttypes", "accounts", "oncall", "incidents")
+APPS = ("auth", "contenttypes", "accounts", "oncall", "incidents", "comms")
 
 
 def sync_role_groups(apps) -> None:

@@ -56,6 +56,9 @@ class PagePurpose(models.TextChoices):
     PAGE = "page", "Page"
     ACKNOWLEDGED = "acknowledged", "Acknowledged notice"
     RESOLVED = "resolved", "Resolved notice"
+    # Anything else Relay tells a person about an incident (incidents.paging.notify): the owning
+    # team's lead hearing of a declaration, SLA warnings, a customer update coming due.
+    NOTICE = "notice", "Notice"
 
 
 class PageStatus(models.TextChoices):
@@ -71,7 +74,9 @@ class Page(models.Model):
     a task that claims it. The unique key makes a step page each person on each method once."""
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="pages")
-    run = models.ForeignKey(EscalationRun, on_delete=models.PROTECT, related_name="pages")
+    # Empty for notices (incidents.paging.notify), which no escalation sends.
+    run = models.ForeignKey(EscalationRun, null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="pages")
     purpose = models.CharField(max_length=12, choices=PagePurpose.choices,
                                default=PagePurpose.PAGE)
     step = models.PositiveSmallIntegerField()
@@ -92,6 +97,10 @@ class Page(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     receipt = models.CharField(max_length=200, blank=True)
+    # Notices only: why (a key that makes each notice once, e.g. "sla:12:amber") and what it says.
+    reason = models.CharField(max_length=100, blank=True, default="")
+    subject = models.CharField(max_length=300, blank=True, default="")
+    body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -99,8 +108,9 @@ class Page(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["incident", "purpose", "step", "round", "user", "channel", "address"],
-                name="page_once_per_step_person_channel"),
+                fields=["incident", "purpose", "step", "round", "user", "channel", "address",
+                        "reason"],
+                name="page_once_per_step_person_channel_reason"),
         ]
         indexes = [
             # escalation.due_pages(): pending pages whose time has come.

@@ -211,9 +211,17 @@ def _attempt_failed(bundle: list[Page], error: str, now: datetime) -> dict[int, 
 def _fail(page: Page, error: str, now: datetime) -> None:
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=page.incident_id)
-        run = EscalationRun.objects.select_for_update().get(pk=page.run_id)
+        run = (EscalationRun.objects.select_for_update().get(pk=page.run_id)
+               if page.run_id else None)
         PAGES.record_failure(page, error, now)
-        if page.purpose == PagePurpose.PAGE:
+        if page.purpose == PagePurpose.NOTICE:
+            record(incident, EntryKind.NOTIFICATION, actor_label=ROBOT, new="failed",
+                   note=f"Notice to {page.user.get_username()} by "
+                        f"{page.get_channel_display().lower()} failed after {page.attempts} "
+                        f"attempts: {error}",
+                   data={"page": page.pk, "user": page.user.get_username(),
+                         "channel": page.channel, "reason": page.reason, "error": error[:500]})
+        elif page.purpose == PagePurpose.PAGE:
             record(incident, EntryKind.PAGE_FAILED, actor_label=ROBOT,
                    new=page.user.get_username(),
                    note=f"{page.get_channel_display()} to {page.user.get_username()} failed "

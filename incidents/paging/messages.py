@@ -33,6 +33,10 @@ def message_for(page: Page) -> Message:
                   f"{headline}. Reply \"ack\" or \"resolve\", or use the links."),
             links=links_for(page), reply_to=reply_address(page), data=data,
             message_id=f"<{reply_token(page)}@relay>")
+    if page.purpose == PagePurpose.NOTICE:
+        return Message(subject=page.subject, text=page.body, links=links_for(page),
+                       data={**data, "reason": page.reason},
+                       message_id=make_msgid(domain="relay"))
     verb = "acknowledged" if page.purpose == PagePurpose.ACKNOWLEDGED else "resolved"
     return Message(subject=f"[Relay] {incident.reference} {verb}: {headline}",
                    text=f"{incident.reference} was {verb}. You no longer need to respond to its "

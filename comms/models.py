@@ -1,1 +1,0 @@
-# Status pages, customer messages and subscribers arrive with the customer-comms issue.
