@@ -94,6 +94,17 @@ def _redirect(request, incident):
     return redirect(url)
 
 
+# URL names of panels other apps show on the incident page, each taking the incident's number and
+# loaded by htmx on its own request (comms adds customers, SLA clocks and the communication log
+# in its AppConfig.ready()), so this app imports none of them.
+INCIDENT_PANELS: list[str] = []
+
+
+def add_incident_panel(url_name: str) -> None:
+    if url_name not in INCIDENT_PANELS:
+        INCIDENT_PANELS.append(url_name)
+
+
 def incident_url(incident) -> str:
     return reverse("incidents:detail", args=[incident.pk])
 
@@ -150,6 +161,7 @@ def _detail_context(request, incident, bound=None, show_all=None):
         "poll_seconds": settings.RELAY_TIMELINE_POLL_SECONDS,
         "teams": Team.objects.all() if incident.restricted else (),
         "bound_form": bound[1] if bound else None,
+        "panels": INCIDENT_PANELS,
     }
 
 

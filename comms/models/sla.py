@@ -68,6 +68,10 @@ class TierPolicy(models.Model):
     red_percent_left = models.PositiveSmallIntegerField(
         default=20, validators=[MinValueValidator(1), MaxValueValidator(99)],
         help_text="Warn again (red) when this share is left; below the amber share.")
+    suggested_severity = models.CharField(
+        max_length=2, choices=Severity.choices, default=Severity.P3,
+        help_text="The severity a customer issue reported for this tier starts with "
+                  "(the most severe of the affected customers' tiers wins).")
     message_approval = models.BooleanField(
         default=False, help_text="Customer messages to this tier need a second person of "
                                  "Communications to approve them before they are published.")

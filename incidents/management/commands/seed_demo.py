@@ -1,10 +1,13 @@
 from datetime import date, time, timedelta
+from importlib import import_module
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
 
 from incidents import services
 from incidents.intake import keys as intake_keys
@@ -78,6 +81,11 @@ class Command(BaseCommand):
             tiers = self._tiers()
             created = self._incidents(users, svc, tiers) if not Incident.objects.exists() else 0
             keys = self._intake(svc)
+            # Apps built on incidents add their own demo data (comms: customers, SLA policies,
+            # messages) from a `demo` module's seed(users, teams, services, tiers).
+            for config in apps.get_app_configs():
+                if module_has_submodule(config.module, "demo"):
+                    import_module(f"{config.name}.demo").seed(users, teams, svc, tiers)
         self.stdout.write(f"Demo data ready ({created} incidents created).")
         for integration, key in keys:
             self.stdout.write(f"  {integration.get_format_display()} integration of "

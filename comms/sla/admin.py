@@ -1,0 +1,1 @@
+"""Admin registrations of this area (comms/admin.py imports them)."""
