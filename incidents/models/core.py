@@ -339,8 +339,15 @@ class EntryKind(models.TextChoices):
     PAGE_DELIVERED = "page_delivered", "Page delivered"
     PAGE_FAILED = "page_failed", "Page failed"
     NOTIFICATION = "notification", "People notified"
+    # Customer communications (comms): clocks started, recomputed, paused or resumed (the
+    # entry's data["action"] says which), warnings and breaches; customer messages drafted,
+    # submitted, approved, discarded, failing delivery or coming due (data["action"]), and
+    # published.
+    SLA = "sla", "SLA clocks"
     SLA_WARNING = "sla_warning", "SLA warning"
     SLA_BREACH = "sla_breach", "SLA breached"
+    CUSTOMERS = "customers", "Affected customers changed"
+    MESSAGE = "message", "Customer message"
     MESSAGE_PUBLISHED = "message_published", "Customer message published"
     POSTMORTEM = "postmortem", "Post-mortem"
 
