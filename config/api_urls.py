@@ -1,7 +1,9 @@
 """The one versioned REST surface: each app registers its viewsets here."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from comms.messages.api import IncidentCadence, IncidentMessages, MessageViewSet
 from incidents.api import IncidentViewSet
 from incidents.intake.api import IntegrationViewSet, ServiceViewSet
 
@@ -9,5 +11,11 @@ router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("services", ServiceViewSet, basename="service")
 router.register("integrations", IntegrationViewSet, basename="integration")
+router.register("messages", MessageViewSet, basename="message")
 
-urlpatterns = router.urls
+urlpatterns = router.urls + [
+    # Customer messages (comms.messages)
+    path("incidents/<int:number>/messages/", IncidentMessages.as_view(),
+         name="incident-messages"),
+    path("incidents/<int:number>/cadence/", IncidentCadence.as_view(), name="incident-cadence"),
+]

@@ -324,6 +324,15 @@ RELAY_OUTBOUND_ALLOW = env_networks("RELAY_OUTBOUND_ALLOW")
 RELAY_PAGE_CLAIM_STALE_SECONDS = env_int("RELAY_PAGE_CLAIM_STALE_SECONDS", 20, minimum=1)
 RELAY_WEBHOOK_CLAIM_STALE_SECONDS = env_int("RELAY_WEBHOOK_CLAIM_STALE_SECONDS", 300, minimum=1)
 RELAY_HANDOFF_CLAIM_STALE_SECONDS = env_int("RELAY_HANDOFF_CLAIM_STALE_SECONDS", 120, minimum=1)
+# Customer messages (comms.messages): how often an incident's customers hear from us by default,
+# in minutes per severity (0: no cadence); the communications lead may set another per incident.
+# Override one with e.g. RELAY_UPDATE_CADENCE_P2_MINUTES=60.
+RELAY_UPDATE_CADENCE_MINUTES = {
+    sev: env_int(f"RELAY_UPDATE_CADENCE_{sev}_MINUTES", minutes, minimum=0)
+    for sev, minutes in (("P1", 30), ("P2", 120), ("P3", 240), ("P4", 0))
+}
+# A customer email's claim older than this belongs to a worker that died mid-send.
+RELAY_MESSAGE_CLAIM_STALE_SECONDS = env_int("RELAY_MESSAGE_CLAIM_STALE_SECONDS", 300, minimum=1)
 # Acknowledge/resolve links in pages stop working after this many hours.
 RELAY_PAGE_LINK_HOURS = env_int("RELAY_PAGE_LINK_HOURS", 24, minimum=1)
 # Shared secret the mail system sends (Authorization: Bearer …) when it posts a reply to a page

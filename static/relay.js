@@ -20,3 +20,26 @@
   document.addEventListener("htmx:afterSettle", tick);
   setInterval(tick, 15000);
 })();
+
+// Customer messages (comms.messages): the countdown to the next customer update.
+(function () {
+  "use strict";
+  function format(seconds) {
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60);
+    if (h) return h + "h " + String(m).padStart(2, "0") + "m";
+    if (m) return m + "m";
+    return seconds + "s";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-countdown-to]").forEach(function (el) {
+      var due = Date.parse(el.getAttribute("data-countdown-to"));
+      if (isNaN(due)) return;
+      var left = Math.floor((due - now) / 1000);
+      el.textContent = left >= 0 ? "due in " + format(left) : "overdue by " + format(-left);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:afterSettle", tick);
+  setInterval(tick, 15000);
+})();
