@@ -12,9 +12,26 @@ import pytest
 from aiosmtpd.controller import Controller
 
 
+class Received(list):
+    """The received messages (a list, as before), plus `refuse`: recipient address → SMTP reply
+    code (550 permanent, 451 temporary) the server answers that address's RCPT with, until the
+    test removes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.refuse: dict[str, int] = {}
+
+
 class _Inbox:
     def __init__(self):
-        self.messages = []
+        self.messages = Received()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        code = self.messages.refuse.get(address)
+        if code:
+            return f"{code} {'Mailbox unavailable' if code >= 500 else 'Try again later'}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 — aiosmtpd's hook name
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
@@ -29,7 +46,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def smtp_server(settings):
-    """aiosmtpd on a free loopback port; Django's SMTP backend talks to it for real."""
+    """aiosmtpd on a free loopback port; Django's SMTP backend talks to it for real. Yields the
+    list of received messages; its `refuse` dict makes the server refuse recipients."""
     inbox = _Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
