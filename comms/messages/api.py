@@ -91,8 +91,10 @@ class MessageRefusalSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-REFUSED = {400: OpenApiResponse(MessageRefusalSerializer, "A rule refuses it (no recipients)."),
-           409: OpenApiResponse(MessageRefusalSerializer, "The message's state or a guard refuses it.")}
+REFUSED = {
+    400: OpenApiResponse(MessageRefusalSerializer, "A rule refuses it (no recipients)."),
+    409: OpenApiResponse(MessageRefusalSerializer, "The message's state or a guard refuses it."),
+}
 
 
 def _messages():
