@@ -14,11 +14,23 @@ class MessageForm(forms.Form):
     # The version the editor started from: a save from an older one is refused.
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
+    FIELDS = ("phase", "subject", "body", "to_customers", "to_status_page", "version")
+
     @classmethod
     def for_message(cls, message, data=None):
-        initial = {name: getattr(message, name) for name in
-                   ("phase", "subject", "body", "to_customers", "to_status_page", "version")}
+        initial = {name: getattr(message, name) for name in cls.FIELDS}
         return cls(data, initial=initial, auto_id=f"id_m{message.pk}_%s")
+
+    @classmethod
+    def refused(cls, current, error: str):
+        """The editor bound to the version that won, with why the edit was refused."""
+        data = {name: getattr(current, name) for name in cls.FIELDS if name[:3] != "to_"}
+        data.update({name: "on" for name in ("to_customers", "to_status_page")
+                     if getattr(current, name)})
+        form = cls.for_message(current, data)
+        form.is_valid()
+        form.add_error(None, error)
+        return form
 
 
 class CadenceForm(forms.Form):

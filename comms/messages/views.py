@@ -65,8 +65,7 @@ def edit_message(request, pk):
             services.edit(message, by=request.user, version=version, **data)
         except services.StaleEdit as error:
             # Theirs in the editor (with its version), yours beside it to copy from.
-            form = forms.MessageForm.for_message(error.current)
-            form.add_error(None, error.message)
+            form = forms.MessageForm.refused(error.current, error.message)
             extra["stale_text"] = data
         except (ValidationError, DomainError) as error:
             _show(form, error)
