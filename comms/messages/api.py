@@ -33,11 +33,16 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 class MessageSerializer(serializers.ModelSerializer):
     incident = serializers.IntegerField(source="incident_id", read_only=True)
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    published_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    discarded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                          allow_null=True)
+    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                          allow_null=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                          allow_null=True)
+    published_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                          allow_null=True)
+    discarded_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                          allow_null=True)
     superseded_by = serializers.IntegerField(source="superseded_by_id", read_only=True,
                                              allow_null=True)
     deliveries = DeliverySerializer(many=True, read_only=True)
@@ -74,7 +79,8 @@ class MessageEditSerializer(MessageInputSerializer):
 
 class CadenceSerializer(serializers.ModelSerializer):
     incident = serializers.IntegerField(source="incident_id", read_only=True)
-    set_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    set_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                          allow_null=True)
 
     class Meta:
         model = UpdateCadence

@@ -20,7 +20,7 @@ PLACEHOLDERS = {
     "severity": "its severity, e.g. P1",
     "services": "the affected services, by name",
     "impact": "the incident's description (its first paragraph), else its title",
-    "customers": "the affected customers, by name",
+    "customers": "the affected customers, by name (every recipient sees all of them)",
     "updates": "notes and status changes since the last published message, one a line, "
                "with their times (UTC)",
     "next_update": "when the next update is due (UTC)",

@@ -208,7 +208,7 @@ def _context(user, incident, bound) -> dict:
     schedule = UpdateCadence.objects.filter(incident=incident).select_related("set_by").first()
     return {
         "incident": incident,
-        "messages": messages,
+        "log": messages,
         "conflicts": len(open_ids) > 1,
         "approval_tiers": tiers,
         "cadence": schedule,
