@@ -28,7 +28,7 @@ def test_panel_shows_the_log_with_people_and_deliveries(
         services.publish(message, by=csm)
     _draft(incident, csm, subject="Next update <b>bold</b>")
     client.force_login(csm)
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(10):
         response = client.get(_panel(incident), **HTMX)
     html = response.content.decode()
     assert response.status_code == 200
@@ -49,7 +49,7 @@ def test_panel_query_count_does_not_grow_with_messages(
     _draft(incident, csm)
     _draft(incident, csm2, subject="Competing")
     client.force_login(csm)
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(10):
         html = client.get(_panel(incident), **HTMX).content.decode()
     assert html.count('class="message state-published') == 6
     assert html.count("Conflict: another draft is open") == 2
