@@ -1,7 +1,9 @@
 """The one versioned REST surface: each app registers its viewsets here."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from comms.customers.api import CustomerViewSet, IncidentCustomersView
 from incidents.api import IncidentViewSet
 from incidents.intake.api import IntegrationViewSet, ServiceViewSet
 
@@ -9,5 +11,10 @@ router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("services", ServiceViewSet, basename="service")
 router.register("integrations", IntegrationViewSet, basename="integration")
+router.register("customers", CustomerViewSet, basename="customer")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("incidents/<int:number>/customers/", IncidentCustomersView.as_view(),
+         name="incident-customers"),
+]
