@@ -2,7 +2,8 @@ import pytest
 
 from comms.customers import services
 from comms.models import TierPolicy
-from incidents.models import CustomerTier
+from incidents.models import CustomerTier, Service
+from tests.conftest import make_team
 
 
 @pytest.fixture
@@ -35,3 +36,10 @@ def acme(tier, csm):
 def initech(business):
     return make_customer("Initech", business, "crm-0003",
                          contacts=[("Bill Lumbergh", "bill@initech.example.com", "VP")])
+
+
+@pytest.fixture
+def silent_service(db):
+    """Owned by a team without a lead, with no escalation policy: nobody would be paged."""
+    return Service.objects.create(name="Legacy reports", slug="legacy-reports",
+                                  team=make_team("Reporting"))

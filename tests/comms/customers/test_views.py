@@ -1,14 +1,11 @@
 import re
 
-import pytest
 from django.urls import reverse
 
 from comms.customers import services
 from comms.models import Customer
-from incidents import services as incident_services
 from incidents.models import EntryKind, Incident
 from tests.comms.customers.conftest import make_customer
-from tests.conftest import declare
 
 
 def login(client, user):
@@ -245,34 +242,3 @@ def test_responder_and_auditor_cannot_report(client, responder, auditor):
 def test_dashboard_links_report_for_csm(client, csm):
     page = login(client, csm).get(reverse("incidents:dashboard")).content.decode()
     assert 'id="dashboard-report"' in page
-
-
-@pytest.mark.parametrize("user_fixture", ["csm", "commander"])
-def test_paging_check_warns_for_service_that_pages_nobody(client, request, user_fixture,
-                                                          service):
-    login(client, request.getfixturevalue(user_fixture))
-    page = client.get(reverse("incidents:paging-check"), {"service": service.pk}).content.decode()
-    assert "Nobody will be paged: Checkout API has no escalation policy" in page
-    service.team.lead = request.getfixturevalue("responder")
-    service.team.save()
-    page = client.get(reverse("incidents:paging-check"),
-                      {"services": [service.pk]}).content.decode()
-    assert "Nobody will be paged" not in page
-
-
-def test_incident_page_banner_while_open(client, commander, incident):
-    login(client, commander)
-    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
-    assert 'id="nobody-paged"' in page
-    incident_services.transition(incident, to="resolved", by=commander)
-    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
-    assert 'id="nobody-paged"' not in page
-
-
-def test_declared_anyway_shows_warning_on_failed_form_and_banner(client, commander, service):
-    login(client, commander)
-    response = client.post(reverse("incidents:declare"), {
-        "title": "", "severity": "P3", "services": [service.pk]})
-    assert response.status_code == 400
-    assert "Nobody will be paged: Checkout API" in response.content.decode()
-    declare(by=commander, services=[service])
