@@ -5,6 +5,7 @@ comms.customers.services, as from the portal."""
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework import permissions as drf_permissions
@@ -56,6 +57,38 @@ class CustomerSerializer(serializers.ModelSerializer):
         # Uniqueness is the service's to check (an upsert updates the row holding the id).
         extra_kwargs = {"external_id": {"validators": []}}
 
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(_flat(error.detail)) from None
+
+
+def _flat(detail):
+    """Errors of nested rows as sentences under their field ("contacts": ["Contact 2: email:
+    …"]), as the service words them: every 400 body is {field: [messages]}."""
+    if not isinstance(detail, dict):
+        return detail
+    flat = {}
+    for field, errors in detail.items():
+        if isinstance(errors, dict):  # per row: {0: {"email": [...]}} or {0: [...]}
+            label = {"contacts": "Contact", "contract_targets": "Target"}.get(field, "Item")
+            errors = [f"{label} {_number(n)}: {f'{name}: ' if name else ''}{_words(messages)}"
+                      for n, row in errors.items()
+                      for name, messages in (row.items() if isinstance(row, dict)
+                                             else [("", row)])]
+        flat[field] = ([str(e) for e in errors] if isinstance(errors, list)
+                       else [str(errors)])
+    return flat
+
+
+def _number(index) -> str:
+    return str(int(index) + 1) if str(index).isdigit() else str(index)
+
+
+def _words(messages) -> str:
+    return " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+
 
 class CustomerAccess(drf_permissions.BasePermission):
     """The token user's model permissions: view to read, add, change, delete to write."""
@@ -75,6 +108,12 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     lookup_value_regex = r"[0-9]{1,18}"
     queryset = Customer.objects.select_related("tier", "csm").prefetch_related(
         "contacts", "contract_targets").order_by("name", "id")
+
+    def get_object(self):
+        # The upsert route names the customer by its CRM id (OPTIONS asks for it too).
+        if "external_id" in self.kwargs:
+            return get_object_or_404(self.get_queryset(), external_id=self.kwargs["external_id"])
+        return super().get_object()
 
     def perform_create(self, serializer):
         serializer.instance = _save(self.request.user, None, serializer.validated_data)[0]
@@ -144,6 +183,12 @@ class CustomerRefField(serializers.Field):
 
 class IncidentCustomersInput(serializers.Serializer):
     customers = serializers.ListField(child=CustomerRefField(), max_length=500)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(_flat(error.detail)) from None
 
     def validate_customers(self, refs):
         ids = {r for r in refs if isinstance(r, int)}

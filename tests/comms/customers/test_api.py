@@ -44,7 +44,7 @@ def test_field_level_400s(csm, tier):
     assert response.status_code == 400
     body = response.json()
     assert set(body) >= {"name", "tier", "contacts"}
-    assert body["contacts"]["0"]["email"] == ["Enter a valid email address."]
+    assert body["contacts"] == ["Contact 1: email: Enter a valid email address."]
     response = client.post("/api/v1/customers/", {**BODY, "contract_targets": [
         {"severity": "P1", "response_minutes": 5}, {"severity": "P1", "response_minutes": 6}]},
         format="json")
