@@ -45,6 +45,8 @@ class CustomerAdmin(admin.ModelAdmin):
                 {f: row.cleaned_data[f] for f in fields} for row in formset.forms
                 if row.has_changed() or row.instance.pk
                 if row.cleaned_data and not row.cleaned_data.get("DELETE")]
+            # The service replaced the rows; the admin's history message reads these.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         services.save_customer(by=request.user, customer=form.instance,
                                contacts=rows.get(CustomerContact),
                                targets=rows.get(ContractTarget))
