@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from comms.models import TierPolicy
+from incidents import services
 from incidents.models import CustomerTier, Incident, Page, PagePurpose, Service
 from incidents.paging import delivery
 from tests.browser.conftest import login
@@ -95,3 +96,23 @@ def test_silent_service_warns_on_report_form(live_server, page, world):
     page.get_by_label("Affected service").select_option(label="Legacy reports")
     expect(page.locator("#paging-warning")).to_contain_text(
         "Nobody will be paged: Legacy reports has no escalation policy and no team lead.")
+
+
+def test_csm_changes_incident_customers_in_the_panel(live_server, page, world):
+    commander = make_user("commander", "Responders")
+    incident = services.declare(title="SSO slow", severity="P3", by=commander,
+                                services=[world["service"]])
+    login(page, live_server, world["csm"])
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    panel = page.locator("#customers-panel")
+    expect(panel).to_contain_text("No customer named yet.")
+    panel.get_by_text("Change affected customers").click()
+    panel.get_by_label("Filter customers").fill("acme")
+    expect(panel.get_by_label("Hooli Labs (Free)")).to_be_hidden()
+    panel.get_by_label("Acme Corp (Enterprise)").check()
+    panel.get_by_role("button", name="Save customers").click()
+    expect(page.locator("#affected-customers")).to_contain_text("Acme Corp")
+    expect(page.locator("#timeline-entries")).to_contain_text(
+        "set the affected customers to Acme Corp")
+    expect(page.locator("#incident-header")).to_contain_text("Enterprise")
+    assert list(incident.customers.all()) == [world["acme"]]

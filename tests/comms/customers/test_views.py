@@ -6,6 +6,7 @@ from comms.customers import services
 from comms.models import Customer
 from incidents.models import EntryKind, Incident
 from tests.comms.customers.conftest import make_customer
+from tests.conftest import declare
 
 
 def login(client, user):
@@ -242,3 +243,21 @@ def test_responder_and_auditor_cannot_report(client, responder, auditor):
 def test_dashboard_links_report_for_csm(client, csm):
     page = login(client, csm).get(reverse("incidents:dashboard")).content.decode()
     assert 'id="dashboard-report"' in page
+
+
+def test_customer_page_query_count_does_not_grow(client, auditor, commander, service, tier, csm,
+                                                 django_assert_max_num_queries):
+    big = make_customer("Big Co", tier, "big", csm=csm,
+                        contacts=[(f"Person {n}", f"p{n}@big.example.com", "") for n in range(2)])
+    services.set_customers(declare(by=commander, services=[service]), [big], by=csm)
+    login(client, auditor)
+    url = reverse("customers:detail", args=[big.pk])
+    with django_assert_max_num_queries(10) as few:
+        client.get(url)
+    services.save_customer(by=csm, customer=big, contacts=[
+        {"name": f"Person {n}", "email": f"p{n}@big.example.com"} for n in range(25)])
+    for _ in range(10):
+        services.set_customers(declare(by=commander, services=[service]), [big], by=csm)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(url).content.decode()
+    assert "p24@big.example.com" in page and page.count('class="ref"') == 11
