@@ -33,9 +33,11 @@ def incident_pages_nobody(incident: Incident) -> bool:
 
 
 def silence_sentence(services) -> str:
+    services = list(services)
     names = ", ".join(s.name for s in services)
-    return (f"Nobody will be paged: {names} has no escalation policy and no team lead. "
-            "Page someone by hand or give the service a policy.")
+    has, them = ("have", "them") if len(services) > 1 else ("has", "it")
+    return (f"Nobody will be paged: {names} {has} no escalation policy and no team lead. "
+            f"Page someone by hand or give {them} a policy.")
 
 
 def on_declared(incident: Incident, *, services, by, paging: bool) -> None:

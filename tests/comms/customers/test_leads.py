@@ -64,7 +64,7 @@ def test_nobody_paged_is_on_the_timeline(responder, silent_service):
     incident = declare(by=responder, services=[silent_service])
     [entry] = nobody_entries(incident)
     assert entry.note == ("Nobody will be paged: Legacy reports has no escalation policy and "
-                          "no team lead. Page someone by hand or give the service a policy.")
+                          "no team lead. Page someone by hand or give it a policy.")
 
 
 def test_policy_or_lead_or_no_services_is_not_silent(responder, silent_service, commander):
@@ -133,3 +133,11 @@ def test_lead_without_contact_method_is_named(responder, service):
     incident = declare(by=responder, services=[service])
     entry = incident.timeline.get(kind=EntryKind.NOTIFICATION)
     assert "No contact method for commander" in entry.note
+
+
+def test_two_silent_services_are_named_together(responder, silent_service):
+    other = silent_service.__class__.objects.create(name="Old exports", slug="old-exports",
+                                                    team=silent_service.team)
+    [entry] = nobody_entries(declare(by=responder, services=[silent_service, other]))
+    assert entry.note.startswith("Nobody will be paged: Legacy reports, Old exports have no "
+                                 "escalation policy")
