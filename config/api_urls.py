@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from comms.customers.api import CustomerViewSet, IncidentCustomersView
 from comms.messages.api import IncidentCadence, IncidentMessages, MessageViewSet
 from incidents.api import IncidentViewSet
 from incidents.intake.api import IntegrationViewSet, ServiceViewSet
@@ -11,9 +12,14 @@ router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("services", ServiceViewSet, basename="service")
 router.register("integrations", IntegrationViewSet, basename="integration")
+router.register("customers", CustomerViewSet, basename="customer")
 router.register("messages", MessageViewSet, basename="message")
 
-urlpatterns = router.urls + [
+urlpatterns = [
+    *router.urls,
+    # Customers (comms.customers)
+    path("incidents/<int:number>/customers/", IncidentCustomersView.as_view(),
+         name="incident-customers"),
     # Customer messages (comms.messages)
     path("incidents/<int:number>/messages/", IncidentMessages.as_view(),
          name="incident-messages"),

@@ -21,7 +21,7 @@ from incidents.models import (
     Severity,
     Status,
 )
-from incidents.paging import escalation, links
+from incidents.paging import escalation, leads, links
 from incidents.timeline import record
 
 TITLE_MAX = 200
@@ -100,6 +100,7 @@ def declare(*, title: str, severity: str, by=None, actor_label: str = "", descri
                 permissions.grant_view(incident, user=user)
         if page and policy:
             escalation.start(incident, by=by)
+        leads.on_declared(incident, services=services, by=by, paging=page)
     return incident
 
 

@@ -6,6 +6,7 @@ app_name = "incidents"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("incidents/declare/", views.declare, name="declare"),
+    path("incidents/declare/paging/", views.paging_check, name="paging-check"),
     path("incidents/<int:number>/", views.detail, name="detail"),
     path("incidents/<int:number>/timeline/", views.timeline_poll, name="timeline"),
     path("incidents/<int:number>/verify/", views.verify, name="verify"),

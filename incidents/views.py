@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from config.errors import DomainError
 from config.forms import add_errors
 from incidents import forms, permissions, queries, services
-from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident
-from incidents.paging import escalation
+from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident, Service
+from incidents.paging import escalation, leads
 from incidents.timeline import verify_chain
 from oncall import permissions as oncall_permissions
 from oncall.models import Team
@@ -80,8 +80,27 @@ def declare(request):
             add_errors(form, error)
         else:
             return _redirect(request, incident)
-    context = {"declare_form": form, "severity_help": SEVERITY_DESCRIPTIONS}
+    context = {"declare_form": form, "severity_help": SEVERITY_DESCRIPTIONS,
+               "silence": _silence(form.cleaned_data.get("services") or [])}
     return render(request, "incidents/declare.html", context, status=400)
+
+
+@login_required
+@require_GET
+def paging_check(request):
+    """The declare and report forms ask, as services are chosen, whether anyone would hear of
+    an incident on them (incidents.paging.leads); the fragment says so, or nothing."""
+    if not (permissions.can_declare(request.user) or request.user.has_perm("comms.report_issue")):
+        raise PermissionDenied("Your role cannot declare incidents.")
+    ids = [v for v in request.GET.getlist("services") + request.GET.getlist("service")
+           if v.isdigit()]
+    services = Service.objects.filter(pk__in=ids).select_related("team__lead")
+    return render(request, "incidents/partials/_paging_warning.html",
+                  {"silence": _silence(services)})
+
+
+def _silence(services) -> str:
+    return leads.silence_sentence(services) if leads.nobody_will_be_paged(services) else ""
 
 
 def _redirect(request, incident):

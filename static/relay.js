@@ -43,3 +43,19 @@
   document.addEventListener("htmx:afterSettle", tick);
   setInterval(tick, 15000);
 })();
+
+// --- Customers (comms/customers): filter a long checkbox list of customers as one types.
+(function () {
+  "use strict";
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("[data-filter-choices]")) return;
+    var box = document.querySelector(input.getAttribute("data-filter-choices"));
+    if (!box) return;
+    var needle = input.value.trim().toLowerCase();
+    box.querySelectorAll("label").forEach(function (label) {
+      var row = label.closest("div") || label;
+      row.hidden = needle !== "" && label.textContent.toLowerCase().indexOf(needle) === -1;
+    });
+  });
+})();

@@ -65,8 +65,13 @@ def outsider(db):
 
 
 @pytest.fixture
-def team(db):
-    return make_team("Payments")
+def team(commander):
+    # Its lead hears of each incident on its services that someone else declares, and a team
+    # with a lead is not the "nobody will be paged" case (incidents.paging.leads).
+    team = make_team("Payments")
+    team.lead = commander
+    team.save(update_fields=["lead"])
+    return team
 
 
 def make_team(name: str, *members: User) -> Team:

@@ -7,6 +7,7 @@ from django.utils.safestring import mark_safe
 
 from incidents import markdown
 from incidents.models import Status
+from incidents.paging import leads
 
 register = template.Library()
 
@@ -18,6 +19,12 @@ FIELD_LABELS = {"title": "title", "description": "description", "services": "ser
                 "customer_tiers": "customer tiers"}
 ROLE_LABELS = {"commander": "commander", "comms_lead": "communications lead",
                "responders": "responders"}
+
+
+@register.filter
+def pages_nobody(incident) -> bool:
+    """The incident page header's "Nobody will be paged" banner (incidents.paging.leads)."""
+    return leads.incident_pages_nobody(incident)
 
 
 @register.filter

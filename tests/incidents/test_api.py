@@ -304,8 +304,10 @@ def test_declare_creates_incident_and_declared_entry(responder, service, tier):
     assert (incident.declared_by, incident.started_at) == (responder, started)
     assert list(incident.services.all()) == [service]
     assert list(incident.customer_tiers.all()) == [tier]
-    entry = last_entry(incident)
-    assert (entry.seq, entry.kind, entry.actor) == (1, EntryKind.DECLARED, responder)
+    declared, lead_notice = incident.timeline.order_by("seq")
+    assert (declared.seq, declared.kind, declared.actor) == (1, EntryKind.DECLARED, responder)
+    # The owning team's lead (commander) hears of it (incidents.paging.leads).
+    assert (lead_notice.kind, lead_notice.new_value) == (EntryKind.NOTIFICATION, "lead:declared")
 
 
 def test_declare_needs_only_title_and_severity(responder):

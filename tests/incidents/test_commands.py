@@ -61,9 +61,10 @@ def test_declare_command_declares_and_prints_reference(service, tier):
     assert list(incident.services.all()) == [service]
     assert list(incident.customer_tiers.all()) == [tier]
     assert (incident.declared_by, incident.restricted) == (None, False)
-    [entry] = incident.timeline.all()
+    entry, lead_notice = incident.timeline.order_by("seq")
     assert (entry.kind, entry.actor, entry.actor_label) == (
         EntryKind.DECLARED, None, "manage.py declare")
+    assert lead_notice.new_value == "lead:declared"  # the owning team's lead hears of it
 
 
 def test_declare_command_acts_as_named_user(commander):

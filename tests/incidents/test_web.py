@@ -128,7 +128,7 @@ def test_declare_redirects_to_the_new_incident(as_responder, service):
     incident = Incident.objects.get()
     assert response["Location"] == url("detail", incident)
     assert list(incident.services.all()) == [service]
-    assert last_entry(incident).kind == EntryKind.DECLARED
+    assert incident.timeline.order_by("seq").first().kind == EntryKind.DECLARED
 
 
 # --- the live timeline poll ----------------------------------------------------------------
