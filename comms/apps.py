@@ -6,9 +6,18 @@ class CommsConfig(AppConfig):
     verbose_name = "Customer communications"
 
     def ready(self):
+        from config import timers
+        from incidents.timeline import on_record
         from incidents.views import add_incident_panel
 
         # Beside the timeline on the incident page, in this order.
         for panel in ("customers:incident-panel", "sla:incident-panel",
                       "messages:incident-panel"):
             add_incident_panel(panel)
+
+        # SLA clocks: recompute on the entries they depend on; announce warnings and breaches.
+        from comms.sla.services import on_timeline as sla_on_timeline
+        from comms.sla.timers import SLA_ALERTS
+
+        on_record(sla_on_timeline)
+        timers.register(SLA_ALERTS)
