@@ -262,7 +262,7 @@ def announce(clock_id: int, now: datetime | None = None) -> list[str]:
         return []
     with transaction.atomic():
         # Lock the incident first, as every other writer of its clocks does.
-        incident = Incident.objects.select_for_update().select_related(
+        incident = Incident.objects.select_for_update(of=("self",)).select_related(
             "commander", "comms_lead").get(pk=incident_id)
         clock = SlaClock.objects.select_related("customer", "tier").get(pk=clock_id)
         announced = []
