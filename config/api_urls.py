@@ -2,6 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
+from comms.sla.api import IncidentSlaViewSet
 from incidents.api import IncidentViewSet
 from incidents.intake.api import IntegrationViewSet, ServiceViewSet
 
@@ -9,5 +10,7 @@ router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("services", ServiceViewSet, basename="service")
 router.register("integrations", IntegrationViewSet, basename="integration")
+router.register(r"incidents/(?P<number>[0-9]{1,12})/sla", IncidentSlaViewSet,
+                basename="incident-sla")
 
 urlpatterns = router.urls
