@@ -16,8 +16,12 @@ class CommsConfig(AppConfig):
             add_incident_panel(panel)
 
         # SLA clocks: recompute on the entries they depend on; announce warnings and breaches.
+        from comms.sla import listing as sla_listing
         from comms.sla.services import on_timeline as sla_on_timeline
         from comms.sla.timers import SLA_ALERTS
+        from incidents import queries
 
         on_record(sla_on_timeline)
         timers.register(SLA_ALERTS)
+        queries.add_row_extra(sla_listing.ROW)
+        queries.add_sort("sla", sla_listing.SORT)

@@ -3,8 +3,8 @@ rules and services as the panel (404 for a hidden incident, 403 without the righ
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
 from rest_framework import permissions as drf_permissions
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 

@@ -322,7 +322,7 @@ def open_clocks_of(incident_ids) -> "dict[int, list[SlaClock]]":
     by_incident: dict[int, list[SlaClock]] = {}
     rows = SlaClock.objects.filter(incident_id__in=incident_ids, replaced_at=None).filter(
         Q(state__in=[ClockState.RUNNING, ClockState.BREACHED, ClockState.PAUSED]),
-        stopped_at=None)
+        stopped_at=None).select_related("customer", "tier")
     for clock in rows:
         by_incident.setdefault(clock.incident_id, []).append(clock)
     return by_incident
