@@ -19,7 +19,10 @@ from comms.models import (
     ClockPause,
     ClockState,
     Customer,
+    Holiday,
     SlaClock,
+    SlaTarget,
+    TierPolicy,
 )
 from comms.sla import clocks
 from comms.sla.hours import Calendar
@@ -326,3 +329,50 @@ def open_clocks_of(incident_ids) -> "dict[int, list[SlaClock]]":
     for clock in rows:
         by_incident.setdefault(clock.incident_id, []).append(clock)
     return by_incident
+
+
+# --- Settings (the portal's SLA settings and the admin call these) -------------------------------
+
+def save_tier_settings(tier, *, by, policy: dict, targets: dict) -> None:
+    """A tier's policy and its targets per severity ({severity: {response_minutes, response_on,
+    resolution_minutes}}; a severity with neither target set has none). Existing clocks keep
+    their terms until their incident next changes (then they are recomputed)."""
+    if not by.has_perm("comms.change_tierpolicy") or not by.has_perm("comms.change_slatarget"):
+        raise NotAllowed("Only admins change SLA settings.")
+    with transaction.atomic():
+        row = TierPolicy.objects.select_for_update().filter(tier=tier).first() or TierPolicy(
+            tier=tier)
+        for field, value in policy.items():
+            setattr(row, field, value)
+        row.full_clean()
+        row.save()
+        for severity, values in targets.items():
+            if not values.get("response_minutes") and not values.get("resolution_minutes"):
+                SlaTarget.objects.filter(tier=tier, severity=severity).delete()
+                continue
+            target = SlaTarget.objects.filter(tier=tier, severity=severity).first() or \
+                SlaTarget(tier=tier, severity=severity)
+            for field, value in values.items():
+                setattr(target, field, value)
+            target.full_clean()
+            target.save()
+
+
+def save_calendar(calendar, *, by, fields: dict, holidays: list) -> "BusinessCalendar":
+    """Create or change a business calendar and replace its holidays ([(date, name)])."""
+    if not by.has_perm("comms.change_businesscalendar" if calendar.pk
+                       else "comms.add_businesscalendar"):
+        raise NotAllowed("Only admins change business calendars.")
+    for field, value in fields.items():
+        setattr(calendar, field, value)
+    if calendar.start and calendar.end and calendar.end <= calendar.start:
+        raise ValidationError({"end": "Working hours end after they start."})
+    if not calendar.weekdays:
+        raise ValidationError({"weekdays": "Choose at least one working day."})
+    with transaction.atomic():
+        calendar.full_clean()
+        calendar.save()
+        calendar.holidays.all().delete()
+        Holiday.objects.bulk_create([Holiday(calendar=calendar, date=day, name=name[:100])
+                                     for day, name in dict(holidays).items()])
+    return calendar
