@@ -107,6 +107,8 @@ def index(request):
     form = forms.PeriodForm(request.GET or None)
     chosen = form.cleaned_data if form.is_valid() else {}
     start, end = reports.period(chosen.get("start"), chosen.get("end"), timezone.now().date())
+    if not form.is_bound:
+        form = forms.PeriodForm(initial={"start": start, "end": end})
     now = timezone.now()
     rows = reports.open_clocks(request.user)
     calendars = services.calendars_for(rows)
