@@ -214,7 +214,8 @@ def pause(incident: Incident, *, by, reason: str) -> ClockPause:
         now = timezone.now()
         paused = ClockPause.objects.create(incident=incident, started_at=now, reason=reason,
                                            paused_by=by)
-        record(incident, EntryKind.SLA, by, note=reason, data={"action": "paused"})
+        record(incident, EntryKind.SLA, by, note=f"Paused the clocks: {reason}",
+               data={"action": "paused", "reason": reason})
         refresh(incident, now=now)
     return paused
 
@@ -231,9 +232,10 @@ def resume(incident: Incident, *, by) -> ClockPause:
         now = timezone.now()
         paused.ended_at, paused.resumed_by = now, by
         paused.save(update_fields=["ended_at", "resumed_by"])
-        record(incident, EntryKind.SLA, by, note=paused.reason,
-               data={"action": "resumed", "paused_seconds": round(
-                   (now - paused.started_at).total_seconds())})
+        seconds = round((now - paused.started_at).total_seconds())
+        record(incident, EntryKind.SLA, by,
+               note=f"Resumed the clocks after {clocks.human(seconds)} ({paused.reason})",
+               data={"action": "resumed", "reason": paused.reason, "paused_seconds": seconds})
         refresh(incident, now=now)
     return paused
 

@@ -155,6 +155,10 @@ def test_response_on_message_waits_for_the_first_published_message(commander, en
 
 def test_pause_and_resume_move_the_due_time_by_the_pause(commander, enterprise, csm):
     incident = declare(by=commander, customer_tiers=[enterprise])
+    # Detected 20 minutes ago; the pause is then moved to five minutes after detection.
+    Incident.objects.filter(pk=incident.pk).update(detected_at=F("detected_at") - HOURS_2 / 6)
+    SlaClock.objects.filter(incident=incident).update(started_at=F("started_at") - HOURS_2 / 6)
+    incident.refresh_from_db()
     services.pause(incident, by=csm, reason="Waiting for Acme's logs")
     response = live(incident, "response")[0]
     assert response.state == ClockState.PAUSED and response.due_at is None
@@ -166,12 +170,15 @@ def test_pause_and_resume_move_the_due_time_by_the_pause(commander, enterprise, 
     services.resume(incident, by=csm)
     pause = ClockPause.objects.get(incident=incident)
     response = live(incident, "response")[0]
-    assert response.state == ClockState.RUNNING
+    assert response.state == ClockState.RUNNING and response.warned_amber_at is None
     assert response.due_at == incident.detected_at + timedelta(minutes=30) + (
         pause.ended_at - pause.started_at)
+    assert response.due_at > pause.ended_at + timedelta(minutes=24)  # 25 of 30 minutes left
     entries = incident.timeline.filter(kind=EntryKind.SLA, data__action__in=["paused", "resumed"])
+    paused_for = clocks.human((pause.ended_at - pause.started_at).total_seconds())
     assert [(e.data["action"], e.note, e.actor) for e in entries.order_by("seq")] == [
-        ("paused", "Waiting for Acme's logs", csm), ("resumed", "Waiting for Acme's logs", csm)]
+        ("paused", "Paused the clocks: Waiting for Acme's logs", csm),
+        ("resumed", f"Resumed the clocks after {paused_for} (Waiting for Acme's logs)", csm)]
     with pytest.raises(Conflict):
         services.resume(incident, by=csm)
 
