@@ -32,6 +32,7 @@ def test_panel_shows_each_clock_with_time_left_escaped(client, auditor, sla_inci
     due = SlaClock.objects.get(kind="response", replaced_at=None).due_at.isoformat()
     assert f'data-sla-due="{due}"' in html
     assert "<html" not in html  # the fragment only
+    assert 'hx-trigger="every 60s" hx-select="#sla-clock-list"' in html  # the list reloads
     assert "Pause clocks" not in html  # auditors read, change nothing
 
 
