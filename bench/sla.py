@@ -75,6 +75,21 @@ def announcements(numbers: list[int]) -> Counter:
     return Counter((d["clock"], d["threshold"]) for d in data)
 
 
+def lateness_by_threshold(numbers: list[int]) -> dict:
+    """p50/p99 per threshold: amber comes due alone, red and breach overlap (a busier stretch)."""
+    from incidents.models import EntryKind, TimelineEntry
+
+    data = TimelineEntry.objects.filter(
+        incident__in=numbers, kind__in=[EntryKind.SLA_WARNING, EntryKind.SLA_BREACH]
+    ).values_list("data", flat=True)
+    late: dict[str, list[float]] = {t: [] for t in THRESHOLDS}
+    for d in data:
+        late[d["threshold"]].append(d["late_ms"] / 1000)
+    return {t: {"p50_s": round(escalation.percentile(v, 50), 3),
+                "p99_s": round(escalation.percentile(v, 99), 3),
+                "over_5s": sum(1 for x in v if x > 5)} for t, v in late.items()}
+
+
 def expected(numbers: list[int]) -> set:
     from comms.models import SlaClock
 
@@ -111,6 +126,8 @@ def run(args, env) -> dict:
         "sla_lateness_p50_s": round(escalation.percentile(late, 50), 3),
         "sla_lateness_p99_s": round(escalation.percentile(late, 99), 3),
         "sla_lateness_max_s": round(max(late, default=math.nan), 3),
+        "by_threshold": lateness_by_threshold(numbers),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "duplicate_warnings": sum(c - 1 for c in counts.values() if c > 1),
         "missing_warnings": len(wanted - set(counts)),
     }

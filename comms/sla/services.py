@@ -262,13 +262,12 @@ def announce(clock_id: int, now: datetime | None = None) -> list[str]:
     conditional UPDATE on its warned/breached column, so a second ticker or a retried run
     finds nothing to claim. Returns the thresholds this call announced."""
     now = now or timezone.now()
-    incident_id = SlaClock.objects.filter(pk=clock_id).values_list("incident_id", flat=True).first()
-    if incident_id is None:
-        return []
     with transaction.atomic():
         # Lock the incident first, as every other writer of its clocks does.
         incident = Incident.objects.select_for_update(of=("self",)).select_related(
-            "commander", "comms_lead").get(pk=incident_id)
+            "commander", "comms_lead").filter(sla_clocks=clock_id).first()
+        if incident is None:
+            return []
         clock = SlaClock.objects.select_related("customer", "tier").get(pk=clock_id)
         announced = []
         for name, at_field, done_field in THRESHOLDS:
