@@ -6,6 +6,8 @@ class CommsConfig(AppConfig):
     verbose_name = "Customer communications"
 
     def ready(self):
+        from config import timers
+        from incidents.timeline import on_record
         from incidents.views import add_incident_panel
 
         # Beside the timeline on the incident page, in this order.
@@ -16,9 +18,18 @@ class CommsConfig(AppConfig):
         # Customer messages: the update cadence follows the incident; due updates and
         # deliveries are timer sources.
         from comms.messages import cadence, delivery, reminders
-        from config import timers
-        from incidents.timeline import on_record
 
         on_record(cadence.on_timeline_entry)
         timers.register(reminders.UPDATES_DUE)
         timers.register(delivery.DELIVERIES)
+
+        # SLA clocks: recompute on the entries they depend on; announce warnings and breaches.
+        from comms.sla import listing as sla_listing
+        from comms.sla.services import on_timeline as sla_on_timeline
+        from comms.sla.timers import SLA_ALERTS
+        from incidents import queries
+
+        on_record(sla_on_timeline)
+        timers.register(SLA_ALERTS)
+        queries.add_row_extra(sla_listing.ROW)
+        queries.add_sort("sla", sla_listing.SORT)

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from comms.customers.api import CustomerViewSet, IncidentCustomersView
 from comms.messages.api import IncidentCadence, IncidentMessages, MessageViewSet
+from comms.sla.api import IncidentSlaViewSet
 from incidents.api import IncidentViewSet
 from incidents.intake.api import IntegrationViewSet, ServiceViewSet
 
@@ -14,6 +15,8 @@ router.register("services", ServiceViewSet, basename="service")
 router.register("integrations", IntegrationViewSet, basename="integration")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("messages", MessageViewSet, basename="message")
+router.register(r"incidents/(?P<number>[0-9]{1,12})/sla", IncidentSlaViewSet,
+                basename="incident-sla")
 
 urlpatterns = [
     *router.urls,

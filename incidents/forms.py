@@ -5,7 +5,7 @@ from django.utils.html import format_html, format_html_join
 
 from config import timerange
 from incidents.models import CustomerTier, Incident, Service, Severity, Status
-from incidents.queries import parse_reference
+from incidents.queries import SORTS, parse_reference
 from incidents.services import DESCRIPTION_MAX, NOTE_MAX, TITLE_MAX
 from oncall.models import Team
 
@@ -165,6 +165,13 @@ class DashboardFilterForm(forms.Form):
                                   empty_label="Any team",
                                   widget=Select(attrs={"aria-label": "Team"}))
     mine = forms.BooleanField(required=False, label="Mine")
+    sort = forms.ChoiceField(choices=[], required=False,
+                             widget=Select(attrs={"aria-label": "Sort"}))
     q = forms.CharField(required=False, max_length=200, label="Search", widget=forms.TextInput(
         attrs={"placeholder": "Search title or INC-123", "aria-label": "Search",
                "type": "search"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sort"].choices = [("", "Most urgent"),
+                                       *((name, sort.label) for name, sort in SORTS.items())]

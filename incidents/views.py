@@ -47,8 +47,10 @@ def dashboard(request):
         team=params["team"].slug if params.get("team") else "",
         mine=params.get("mine") or False,
         q=params.get("q") or "",
+        sort=params.get("sort") or "",
     )
     page = Paginator(incidents, settings.RELAY_INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = queries.annotate_rows(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -56,6 +58,7 @@ def dashboard(request):
         "filters": filters,
         "query": query.urlencode(),
         "counts": queries.open_counts(request.user),
+        "row_extras": queries.ROW_EXTRAS,
         "can_acknowledge": permissions.can_edit(request.user),
         "poll_seconds": settings.RELAY_DASHBOARD_POLL_SECONDS,
     }

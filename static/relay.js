@@ -59,3 +59,39 @@
     });
   });
 })();
+
+// Comms · SLA clocks: "3h 28m left of 4h" counts down between reloads of the panel and lists
+// (data-sla-due: the due instant of an around-the-clock clock that runs).
+(function () {
+  "use strict";
+  function human(seconds) {
+    seconds = Math.abs(Math.floor(seconds));
+    var d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600),
+        m = Math.floor((seconds % 3600) / 60);
+    if (d) return h ? d + "d " + h + "h" : d + "d";
+    if (h) return m ? h + "h " + m + "m" : h + "h";
+    return m ? m + "m" : "<1m";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-sla-due]").forEach(function (el) {
+      var due = Date.parse(el.getAttribute("data-sla-due"));
+      if (isNaN(due)) return;
+      var left = (due - now) / 1000, total = Number(el.getAttribute("data-sla-seconds")) * 60;
+      var level = "ok";
+      if (left < 0) level = "breached";
+      else if (left <= total * Number(el.getAttribute("data-sla-red")) / 100) level = "red";
+      else if (left <= total * Number(el.getAttribute("data-sla-amber")) / 100) level = "amber";
+      el.textContent = left < 0 ? "breached by " + human(-left)
+        : human(left) + " left of " + el.getAttribute("data-sla-target");
+      var row = el.closest("[data-sla-clock]") || el;
+      Array.prototype.slice.call(row.classList).forEach(function (name) {
+        if (name.indexOf("level-") === 0) row.classList.remove(name);
+      });
+      row.classList.add("level-" + level);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:afterSettle", tick);
+  setInterval(tick, 1000);
+})();

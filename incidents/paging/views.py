@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.errors import DomainError, NotAllowed
-from incidents import permissions, services
+from incidents import permissions, queries, services
 from incidents.models import Page
 from incidents.paging import links, replies
 from oncall import permissions as oncall_permissions
@@ -61,12 +61,16 @@ def my_oncall(request):
         raise PermissionDenied("Your account has no role yet; ask an admin to add you to one.")
     now = timezone.now()
     visible = permissions.visible_incidents(request.user)
-    pages = (Page.objects.filter(user=request.user, purpose="page", incident__in=visible)
-             .select_related("incident").order_by("-created_at")[:MY_PAGES])
+    pages = list(Page.objects.filter(user=request.user, purpose="page", incident__in=visible)
+                 .select_related("incident").order_by("-created_at")[:MY_PAGES])
+    mine = queries.annotate_rows(
+        queries.filter_incidents(request.user, status="open", mine=True)[:MY_PAGES])
     feed = oncall_schedules.calendar_feed(request.user)
     return render(request, "incidents/my_oncall.html", {
         "shifts": oncall_schedules.shifts_of(request.user, now, now + oncall_schedules.HORIZON),
         "pages": pages,
+        "my_incidents": mine,
+        "row_extras": queries.ROW_EXTRAS,
         "can_edit": permissions.can_edit(request.user),
         "calendar_url": request.build_absolute_uri(
             reverse("oncall:user-calendar", args=[request.user.pk]) + f"?token={feed.token}"),
