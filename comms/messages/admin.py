@@ -8,34 +8,24 @@ from django.core.exceptions import ValidationError
 
 from comms.messages import drafts
 from comms.models import CustomerMessage, MessageDelivery, MessageTemplate, UpdateCadence
-
-
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from incidents.admin import ReadOnlyAdmin
 
 
 @admin.register(CustomerMessage)
-class CustomerMessageAdmin(ReadOnly):
+class CustomerMessageAdmin(ReadOnlyAdmin):
     list_display = ["id", "incident", "phase", "subject", "state", "author", "published_at"]
     list_filter = ["state", "phase"]
     search_fields = ["subject"]
 
 
 @admin.register(MessageDelivery)
-class MessageDeliveryAdmin(ReadOnly):
+class MessageDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["id", "message", "email", "status", "attempts", "last_error"]
     list_filter = ["status"]
 
 
 @admin.register(UpdateCadence)
-class UpdateCadenceAdmin(ReadOnly):
+class UpdateCadenceAdmin(ReadOnlyAdmin):
     list_display = ["incident", "minutes", "due_at", "reminded_for", "set_by"]
 
 

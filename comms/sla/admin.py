@@ -4,6 +4,7 @@ only here: they change through comms.sla.services (timeline listener, pause, res
 from django.contrib import admin
 
 from comms.models import BusinessCalendar, ClockPause, Holiday, SlaClock, SlaTarget, TierPolicy
+from incidents.admin import ReadOnlyAdmin
 
 
 class HolidayInline(admin.TabularInline):
@@ -27,17 +28,6 @@ class TierPolicyAdmin(admin.ModelAdmin):
 class SlaTargetAdmin(admin.ModelAdmin):
     list_display = ["tier", "severity", "response_minutes", "response_on", "resolution_minutes"]
     list_filter = ["tier", "severity"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SlaClock)
