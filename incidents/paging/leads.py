@@ -41,7 +41,10 @@ def silence_sentence(services) -> str:
 
 
 def on_declared(incident: Incident, *, services, by, paging: bool) -> None:
-    """Inside declare()'s transaction, after the DECLARED entry."""
+    """Inside declare()'s transaction, after the DECLARED entry. An incident opened without
+    paging (a maintenance window, a suppression rule) tells nobody: that is what it asked for."""
+    if not paging:
+        return
     services = list(services)
     leads = [u for u in owning_leads(services) if not by or u.pk != by.pk]
     if leads:
@@ -52,7 +55,7 @@ def on_declared(incident: Incident, *, services, by, paging: bool) -> None:
                text=(f"{incident.reference} ({incident.get_severity_display()}) was declared "
                      f"on {names}, which your team owns: {incident.title}."),
                why="lead of the owning team")
-    if paging and nobody_will_be_paged(services, incident.escalation_policy):
+    if nobody_will_be_paged(services, incident.escalation_policy):
         record(incident, EntryKind.NOTIFICATION, actor_label=ROBOT, new="nobody",
                note=silence_sentence(services),
                data={"reason": "nobody-paged", "services": sorted(s.slug for s in services)})

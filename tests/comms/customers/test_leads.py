@@ -141,3 +141,13 @@ def test_two_silent_services_are_named_together(responder, silent_service):
     [entry] = nobody_entries(declare(by=responder, services=[silent_service, other]))
     assert entry.note.startswith("Nobody will be paged: Legacy reports, Old exports have no "
                                  "escalation policy")
+
+
+def test_incident_opened_without_paging_tells_no_lead(responder, service):
+    """A maintenance window or a suppression rule opens the incident quietly: the lead is not
+    told either."""
+    add_contact(service.team.lead)
+    incident = declare(by=responder, title="Checkout 502s during the upgrade", services=[service],
+                       page=False)
+    assert notices(incident) == []
+    assert not incident.timeline.filter(kind=EntryKind.NOTIFICATION).exists()
