@@ -89,6 +89,11 @@ def _contacts(rows) -> list[dict]:
             messages = [f"Contact {number}: {field}: {' '.join(m)}"
                         for field, m in error.message_dict.items()]
             raise ValidationError({"contacts": messages}) from None
+        for field in ("name", "role"):
+            # Both travel in email headers (To: "Name" <address>), which are one line.
+            if any(not ch.isprintable() for ch in getattr(contact, field)):
+                raise ValidationError({"contacts": f"Contact {number}: {field}: one line of "
+                                                   f"text, without control characters."})
         if contact.email in seen:
             raise ValidationError({"contacts": f"Contact {number}: {contact.email} is listed "
                                                f"twice."})

@@ -58,7 +58,7 @@ def deliver(delivery_id: int, now: datetime | None = None) -> str | None:
 def _send(row: MessageDelivery) -> None:
     email = EmailMessage(subject=row.message.subject, body=row.message.body,
                          from_email=settings.DEFAULT_FROM_EMAIL,
-                         to=[formataddr((row.name, row.email))])
+                         to=[formataddr((" ".join(row.name.split()), row.email))])
     email.send(fail_silently=False)
 
 

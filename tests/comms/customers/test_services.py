@@ -56,6 +56,16 @@ def test_save_customer_refuses_bad_email_and_saves_nothing(acme, csm):
     assert acme.name == "Acme Corp" and acme.contacts.count() == 1
 
 
+@pytest.mark.parametrize("name", ["Dana\nBcc: all@example.com", "Dana\rReyes", "Dana\x00"])
+def test_save_customer_refuses_a_contact_name_that_would_break_an_email_header(acme, csm, name):
+    with pytest.raises(ValidationError) as caught:
+        services.save_customer(by=csm, customer=acme, contacts=[
+            {"name": name, "email": "dana@acme.example.com"}])
+    assert caught.value.message_dict["contacts"] == [
+        "Contact 1: name: one line of text, without control characters."]
+    assert list(acme.contacts.values_list("name", flat=True)) == ["Dana Reyes"]
+
+
 def test_save_customer_refuses_taken_external_id(acme, business):
     with pytest.raises(ValidationError) as caught:
         make_customer("Other", business, "crm-0001")
