@@ -1,5 +1,8 @@
-"""Admin registrations of this area (comms/admin.py imports them). Clocks and pauses are read
-only here: they change through comms.sla.services (timeline listener, pause, resume)."""
+"""Admin registrations of this area (comms/admin.py imports them). Everything is read only here:
+clocks and pauses change through comms.sla.services (timeline listener, pause, resume), and the
+SLA settings (tier policies, targets, calendars) through its save_tier_settings and save_calendar,
+which the portal's SLA settings (/sla/settings/) call, so every configuration write has one
+path."""
 
 from django.contrib import admin
 
@@ -9,23 +12,32 @@ from incidents.admin import ReadOnlyAdmin
 
 class HolidayInline(admin.TabularInline):
     model = Holiday
-    extra = 1
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
+class BusinessCalendarAdmin(ReadOnlyAdmin):
     list_display = ["name", "time_zone", "start", "end"]
     inlines = [HolidayInline]
 
 
 @admin.register(TierPolicy)
-class TierPolicyAdmin(admin.ModelAdmin):
+class TierPolicyAdmin(ReadOnlyAdmin):
     list_display = ["tier", "calendar", "amber_percent_left", "red_percent_left",
                     "suggested_severity", "message_approval"]
 
 
 @admin.register(SlaTarget)
-class SlaTargetAdmin(admin.ModelAdmin):
+class SlaTargetAdmin(ReadOnlyAdmin):
     list_display = ["tier", "severity", "response_minutes", "response_on", "resolution_minutes"]
     list_filter = ["tier", "severity"]
 

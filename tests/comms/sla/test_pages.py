@@ -135,3 +135,21 @@ def test_calendar_hours_and_zone_errors_sit_beside_their_fields(client, admin_us
         "end": "17:00", "time_zone": "Mars/Olympus"}).content.decode()
     assert "is not a time zone name" in html
     assert not BusinessCalendar.objects.exists()
+
+
+def test_the_admin_shows_sla_settings_but_changes_them_only_through_the_portal(
+        client, admin_user, enterprise):
+    """One path for every configuration write: the portal's settings call the services."""
+    target = SlaTarget.objects.filter(tier=enterprise).first()
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:comms_slatarget_change", args=[target.pk]))
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    before = (target.response_minutes, target.resolution_minutes)
+    refused = client.post(reverse("admin:comms_slatarget_change", args=[target.pk]), {
+        "tier": enterprise.pk, "severity": target.severity, "response_minutes": 1,
+        "response_on": "acknowledged", "resolution_minutes": 2})
+    assert refused.status_code == 403
+    target.refresh_from_db()
+    assert (target.response_minutes, target.resolution_minutes) == before
+    assert client.get(reverse("admin:comms_tierpolicy_add")).status_code == 403
+    assert client.get(reverse("admin:comms_businesscalendar_add")).status_code == 403
