@@ -4,6 +4,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
 from config import timerange
+from config.forms import ModelChoiceField, ModelMultipleChoiceField
 from incidents.models import CustomerTier, Incident, Service, Severity, Status
 from incidents.queries import SORTS, parse_reference
 from incidents.services import DESCRIPTION_MAX, NOTE_MAX, TITLE_MAX
@@ -46,9 +47,9 @@ class DeclareForm(forms.Form):
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.P3, widget=Select)
     description = forms.CharField(required=False, max_length=DESCRIPTION_MAX,
                                   widget=forms.Textarea(attrs={"rows": 3}))
-    services = forms.ModelMultipleChoiceField(Service.objects.all(), required=False,
+    services = ModelMultipleChoiceField(Service.objects.all(), required=False,
                                               widget=SelectMultiple)
-    customer_tiers = forms.ModelMultipleChoiceField(CustomerTier.objects.all(), required=False,
+    customer_tiers = ModelMultipleChoiceField(CustomerTier.objects.all(), required=False,
                                                     widget=SelectMultiple)
     restricted = forms.BooleanField(required=False, help_text="Security or HR: only people "
                                     "granted access will see it.")
@@ -73,11 +74,11 @@ class SeverityForm(forms.Form):
 
 
 class RolesForm(forms.Form):
-    commander = forms.ModelChoiceField(_people(), required=False, to_field_name="username",
+    commander = ModelChoiceField(_people(), required=False, to_field_name="username",
                                        widget=Select)
-    comms_lead = forms.ModelChoiceField(_people(), required=False, to_field_name="username",
+    comms_lead = ModelChoiceField(_people(), required=False, to_field_name="username",
                                         label="Communications lead", widget=Select)
-    responders = forms.ModelMultipleChoiceField(_people(), required=False,
+    responders = ModelMultipleChoiceField(_people(), required=False,
                                                 to_field_name="username", widget=SelectMultiple)
 
 
@@ -90,9 +91,9 @@ class DetailsForm(forms.Form):
     title = forms.CharField(max_length=TITLE_MAX)
     description = forms.CharField(required=False, max_length=DESCRIPTION_MAX,
                                   widget=forms.Textarea(attrs={"rows": 3}))
-    services = forms.ModelMultipleChoiceField(Service.objects.all(), required=False,
+    services = ModelMultipleChoiceField(Service.objects.all(), required=False,
                                               widget=SelectMultiple)
-    customer_tiers = forms.ModelMultipleChoiceField(CustomerTier.objects.all(), required=False,
+    customer_tiers = ModelMultipleChoiceField(CustomerTier.objects.all(), required=False,
                                                     widget=SelectMultiple)
 
 
@@ -140,9 +141,9 @@ class RestrictForm(forms.Form):
 
 
 class GrantForm(forms.Form):
-    user = forms.ModelChoiceField(_people(), required=False, to_field_name="username",
+    user = ModelChoiceField(_people(), required=False, to_field_name="username",
                                   widget=Select)
-    team = forms.ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
+    team = ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
                                   widget=Select)
 
     def clean(self):
@@ -158,10 +159,10 @@ class DashboardFilterForm(forms.Form):
                                widget=Select(attrs={"aria-label": "Status"}))
     severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False,
                                  widget=Select(attrs={"aria-label": "Severity"}))
-    service = forms.ModelChoiceField(Service.objects.all(), required=False, to_field_name="slug",
+    service = ModelChoiceField(Service.objects.all(), required=False, to_field_name="slug",
                                      empty_label="Any service",
                                      widget=Select(attrs={"aria-label": "Service"}))
-    team = forms.ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
+    team = ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
                                   empty_label="Any team",
                                   widget=Select(attrs={"aria-label": "Team"}))
     mine = forms.BooleanField(required=False, label="Mine")

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from config import timerange
+from config.forms import ModelChoiceField
 from oncall.rotation import to_instant
 
 
@@ -33,7 +34,7 @@ class _PeriodForm(forms.Form):
 
 
 class OverrideForm(_PeriodForm):
-    user = forms.ModelChoiceField(
+    user = ModelChoiceField(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         to_field_name="username", label="Who covers")
 

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from comms.models import ContractTarget, Customer, CustomerContact
+from config.forms import ModelChoiceField, ModelMultipleChoiceField, formfield
 from incidents.forms import Select
 from incidents.models import CustomerTier, Service, Severity
 from incidents.services import DESCRIPTION_MAX, TITLE_MAX
@@ -14,15 +15,16 @@ class CustomerFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, widget=forms.TextInput(
         attrs={"type": "search", "placeholder": "Name or external id",
                "aria-label": "Search customers"}))
-    tier = forms.ModelChoiceField(CustomerTier.objects.all(), required=False,
+    tier = ModelChoiceField(CustomerTier.objects.all(), required=False,
                                   to_field_name="slug", empty_label="Every tier", widget=Select)
 
 
 class CustomerForm(forms.ModelForm):
-    csm = forms.ModelChoiceField(User.objects.filter(is_active=True).order_by("username"),
+    csm = ModelChoiceField(User.objects.filter(is_active=True).order_by("username"),
                                  required=False, label="Owning CSM", widget=Select)
 
     class Meta:
+        formfield_callback = formfield  # relations refuse keys the database cannot hold
         model = Customer
         fields = ["name", "external_id", "tier", "csm", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 3}), "tier": Select}
@@ -30,6 +32,7 @@ class CustomerForm(forms.ModelForm):
 
 class ContactForm(forms.ModelForm):
     class Meta:
+        formfield_callback = formfield  # relations refuse keys the database cannot hold
         model = CustomerContact
         fields = ["name", "email", "role", "receives_updates"]
 
@@ -40,6 +43,7 @@ class ContactForm(forms.ModelForm):
 
 class TargetForm(forms.ModelForm):
     class Meta:
+        formfield_callback = formfield  # relations refuse keys the database cannot hold
         model = ContractTarget
         fields = ["severity", "response_minutes", "resolution_minutes"]
         widgets = {"severity": Select}
@@ -58,7 +62,7 @@ def rows_of(formset) -> list[dict]:
             if form.cleaned_data and not form.cleaned_data.get("DELETE")]
 
 
-class CustomersField(forms.ModelMultipleChoiceField):
+class CustomersField(ModelMultipleChoiceField):
     widget = forms.CheckboxSelectMultiple
 
     def label_from_instance(self, customer):
@@ -76,7 +80,7 @@ class IncidentCustomersForm(forms.Form):
 class ReportForm(forms.Form):
     title = forms.CharField(max_length=TITLE_MAX, widget=forms.TextInput(
         attrs={"placeholder": "What is the customer's problem? e.g. Acme cannot log in"}))
-    service = forms.ModelChoiceField(Service.objects.select_related("team").order_by("name"),
+    service = ModelChoiceField(Service.objects.select_related("team").order_by("name"),
                                      required=False, label="Affected service",
                                      empty_label="Not sure", widget=Select)
     customers = CustomersField(customer_choices())

@@ -9,7 +9,7 @@ from accounts.guards import has_role_perm
 from comms.customers import forms, services
 from comms.models import Customer
 from config.errors import DomainError
-from config.forms import add_errors
+from config.forms import add_errors, keys
 from incidents import permissions
 from incidents.models import Service
 from incidents.paging import leads
@@ -196,13 +196,13 @@ def _suggestion(form) -> dict:
 def _chosen_customers(form) -> list:
     if not form.is_bound:
         return []
-    ids = [v for v in form.data.getlist("customers") if v.isdigit()]
+    ids = keys(form.data.getlist("customers"))
     return list(Customer.objects.filter(pk__in=ids).select_related("tier"))
 
 
 def _silence(form) -> dict:
-    value = form.data.get("service", "") if form.is_bound else ""
-    service = (Service.objects.filter(pk=value).select_related("team").first()
-               if value.isdigit() else None)
+    chosen = keys([form.data.get("service", "")]) if form.is_bound else []
+    service = (Service.objects.filter(pk=chosen[0]).select_related("team").first()
+               if chosen else None)
     silent = service is not None and leads.nobody_will_be_paged([service])
     return {"silence": leads.silence_sentence([service]) if silent else ""}

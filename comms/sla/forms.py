@@ -5,6 +5,7 @@ from django import forms
 from comms.models import ResponseOn, TierPolicy
 from comms.sla.services import REASON_MAX
 from config import timerange
+from config.forms import formfield
 from incidents.models import Severity
 
 
@@ -32,6 +33,7 @@ class PeriodForm(forms.Form):
 
 class TierPolicyForm(forms.ModelForm):
     class Meta:
+        formfield_callback = formfield  # relations refuse keys the database cannot hold
         model = TierPolicy
         fields = ["calendar", "amber_percent_left", "red_percent_left", "suggested_severity",
                   "message_approval"]

@@ -33,8 +33,8 @@ def panel_context(user, incident, form=None) -> dict:
     }
 
 
-def _render(request, incident, form=None, status=200):
-    context = panel_context(request.user, incident, form)
+def _render(request, incident, form=None, status=200, refusal=""):
+    context = {**panel_context(request.user, incident, form), "refusal": refusal}
     template = "comms/sla/incident_panel.html"
     if request.htmx:
         template += "#sla-panel"
@@ -65,6 +65,11 @@ def pause(request, number):
     if not services.may_pause(request.user, incident):
         raise PermissionDenied("You may not pause this incident's SLA clocks.")
     form = PauseForm(request.POST)
+    if services.open_pause(incident):
+        # Someone paused them meanwhile: say so, whatever the reason typed (the panel now shows
+        # the resume button, not the reason field an error would sit beside).
+        return _render(request, incident, status=400,
+                       refusal="The clocks are already paused; resume them first.")
     if form.is_valid():
         try:
             services.pause(incident, by=request.user, reason=form.cleaned_data["reason"])
@@ -86,9 +91,7 @@ def resume(request, number):
     try:
         services.resume(incident, by=request.user)
     except DomainError as error:
-        form = PauseForm()
-        form.add_error(None, error.message)
-        return _render(request, incident, form, status=400)
+        return _render(request, incident, status=400, refusal=error.message)
     return _changed(request, incident)
 
 

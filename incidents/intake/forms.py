@@ -3,6 +3,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from config.forms import formfield
 from incidents.intake import rules
 from incidents.models import (
     AlertRule,
@@ -31,6 +32,7 @@ class _OwnIds:
 class ServiceForm(forms.ModelForm):
     runbook_url = forms.URLField(required=False, assume_scheme="https", max_length=200)
     class Meta:
+        formfield_callback = formfield  # relations refuse keys the database cannot hold
         model = Service
         fields = ["name", "slug", "description", "team", "escalation_policy", "runbook_url",
                   "auto_resolve", "group_by", "group_window_minutes", "stale_alert_days",
@@ -68,6 +70,7 @@ class HeartbeatForm(_OwnIds, forms.Form):
 
 class AlertRuleForm(forms.ModelForm):
     class Meta:
+        formfield_callback = formfield  # relations refuse keys the database cannot hold
         model = AlertRule
         fields = RULE_FIELDS
         widgets = {"start_time": forms.TimeInput(attrs={"type": "time"}),
@@ -89,6 +92,7 @@ class MaintenanceWindowForm(_OwnIds, forms.ModelForm):
     id_prefix = "window"
 
     class Meta:
+        formfield_callback = formfield  # relations refuse keys the database cannot hold
         model = MaintenanceWindow
         fields = ["starts_at", "ends_at", "reason"]
         widgets = {"starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from config.forms import formfield
 from incidents.models import WebhookEvent, WebhookSubscription
 
 
@@ -12,5 +13,6 @@ class WebhookForm(forms.ModelForm):
                                        help_text="None ticked: every event.")
 
     class Meta:
+        formfield_callback = formfield  # relations refuse keys the database cannot hold
         model = WebhookSubscription
         fields = ["name", "service", "url", "secret", "events", "active"]

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from comms.models import ClockPause, SlaClock
-from incidents.models import EntryKind
-from tests.comms.sla.conftest import affect, make_customer
+from incidents.models import CustomerTier, EntryKind
+from tests.comms.sla.conftest import affect, give_targets, make_customer
 from tests.conftest import declare
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +103,23 @@ def test_panel_queries_are_constant(client, responder, commander, enterprise, cu
     with django_assert_max_num_queries(9):
         html = panel(client, incident, HTTP_HX_REQUEST="true").content.decode()
     assert html.count("data-sla-clock=") == 2 * customers
+
+
+def test_pause_while_paused_and_resume_while_running_answer_with_a_sentence(client, csm,
+                                                                            commander):
+    """Two people acting at once: the second pause (whatever its reason) and a resume of
+    running clocks are refused beside the panel's buttons, not with a 500."""
+    tier = CustomerTier.objects.create(name="Gold", slug="gold", rank=1)
+    give_targets(tier)
+    incident = declare(by=commander, title="Checkout slow")
+    affect(incident, make_customer("Acme Corp", tier))
+    client.force_login(csm)
+    resume = client.post(f"/incidents/{incident.pk}/sla/resume/", HTTP_HX_REQUEST="true")
+    assert resume.status_code == 400 and b"The clocks are not paused." in resume.content
+    assert client.post(f"/incidents/{incident.pk}/sla/pause/", {"reason": "Waiting for logs"},
+                       HTTP_HX_REQUEST="true").status_code == 200
+    again = client.post(f"/incidents/{incident.pk}/sla/pause/", {"reason": "\x00"},
+                        HTTP_HX_REQUEST="true")
+    assert again.status_code == 400
+    assert b"The clocks are already paused; resume them first." in again.content
+    assert ClockPause.objects.filter(incident=incident).count() == 1
