@@ -51,5 +51,11 @@ class CustomerAdmin(admin.ModelAdmin):
                                contacts=rows.get(CustomerContact),
                                targets=rows.get(ContractTarget))
 
+    def has_delete_permission(self, request, obj=None):
+        # A customer named on incidents is part of their record (services.delete_customer).
+        if obj is not None and obj.incidents.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
     def delete_model(self, request, obj):
         services.delete_customer(obj, by=request.user)

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from accounts.guards import has_role_perm
 from comms.models import ContractTarget, Customer, CustomerContact, TierPolicy
-from config.errors import NotAllowed
+from config.errors import Conflict, NotAllowed
 from incidents import permissions as incident_permissions
 from incidents import services as incident_services
 from incidents.models import EntryKind, Incident, Severity
@@ -122,8 +122,16 @@ def _targets(rows) -> list[dict]:
 
 
 def delete_customer(customer: Customer, *, by) -> None:
+    """Only a customer no incident names: deleting one that is would silently take it out of
+    those incidents' records (the affected customers are history, changed only on the
+    timeline)."""
     _require(by, "comms.delete_customer", "delete customers")
     with transaction.atomic():
+        named = list(customer.incidents.order_by("pk").values_list("pk", flat=True)[:5])
+        if named:
+            refs = ", ".join(f"INC-{pk}" for pk in named)
+            raise Conflict(f"{customer.name} is named on incidents ({refs}); it stays as part "
+                           f"of their record.")
         Customer.objects.filter(pk=customer.pk).delete()
 
 

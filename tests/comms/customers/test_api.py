@@ -123,3 +123,15 @@ def test_set_customers_via_api_reaches_service(csm, incident, acme):
     response = api(csm).put(f"/api/v1/incidents/{incident.pk}/customers/", {"customers": []},
                             format="json")
     assert response.json() == [] and not incident.customers.exists()
+
+
+def test_a_customer_named_on_an_incident_is_not_deleted(csm, acme, incident, client, admin_user):
+    services.set_customers(incident, [acme], by=csm)
+    refused = api(csm).delete(f"/api/v1/customers/{acme.pk}/")
+    assert refused.status_code == 409
+    assert f"INC-{incident.pk}" in str(refused.json())
+    assert list(incident.customers.all()) == [acme]
+    client.force_login(admin_user)
+    assert client.post(f"/admin/comms/customer/{acme.pk}/delete/",
+                       {"post": "yes"}).status_code == 403
+    assert list(incident.customers.all()) == [acme]
