@@ -32,7 +32,14 @@ ALL_ONCALL = [*ONCALL_MODELS, "contactmethod", "notificationrule", "calendarfeed
 CUSTOMER_MODELS = ["customer", "customercontact", "contracttarget"]
 SLA_MODELS = ["businesscalendar", "holiday", "tierpolicy", "slatarget", "slaclock", "clockpause"]
 MESSAGE_MODELS = ["customermessage", "messagedelivery", "messagetemplate", "updatecadence"]
-ALL_COMMS = [*CUSTOMER_MODELS, *SLA_MODELS, *MESSAGE_MODELS]
+# The status page: what staff read (the internal status page) and what Communications manage.
+STATUS_MODELS = ["statuspage", "componentgroup", "component", "componentchange", "maintenance",
+                 "maintenanceupdate", "publicincident"]
+MANAGED_STATUS = ["componentgroup", "component", "maintenance", "maintenanceupdate"]
+# Subscribers hold customers' addresses: not for every role.
+SUBSCRIBER_MODELS = ["subscriber", "subscribernotice"]
+ALL_COMMS = [*CUSTOMER_MODELS, *SLA_MODELS, *MESSAGE_MODELS, *STATUS_MODELS, *SUBSCRIBER_MODELS]
+EVERYONE_COMMS = [*CUSTOMER_MODELS, *SLA_MODELS, *MESSAGE_MODELS, *STATUS_MODELS]
 
 
 def perms(app: str, models, actions=ACTIONS) -> list[str]:
@@ -44,7 +51,7 @@ def view(app: str, models) -> list[str]:
 
 
 EVERYONE = [*view("incidents", INCIDENT_MODELS + INTAKE_MODELS), *view("oncall", ONCALL_MODELS),
-            *view("comms", ALL_COMMS)]
+            *view("comms", EVERYONE_COMMS)]
 
 
 class Role(NamedTuple):
@@ -63,12 +70,17 @@ ROLES = {
     ),
     "Communications": Role(
         "Report customer issues; manage customers, their contacts and contracts; draft, approve "
-        "and publish customer messages and set their cadence; pause SLA clocks.",
+        "and publish customer messages and set their cadence; pause SLA clocks; run the status "
+        "page (branding, components, maintenance, subscribers).",
         frozenset([*EVERYONE, "comms.report_issue",
                    *perms("comms", CUSTOMER_MODELS, ("add", "change", "delete")),
                    *perms("comms", ["customermessage", "updatecadence", "clockpause"],
                           ("add", "change")),
-                   "comms.publish_customermessage", "comms.change_messagetemplate"]),
+                   "comms.publish_customermessage", "comms.change_messagetemplate",
+                   *perms("comms", MANAGED_STATUS, ("add", "change", "delete")),
+                   "comms.change_statuspage",
+                   *perms("comms", ["subscriber"], ("view", "delete")),
+                   *view("comms", ["subscribernotice"])]),
     ),
     "Auditors": Role(
         "Read everything, restricted incidents, pages, contact methods and API tokens included; "
@@ -76,7 +88,7 @@ ROLES = {
         frozenset([*EVERYONE, "incidents.view_all_restricted",
                    *view("incidents", ["escalationrun", "page"]),
                    *view("oncall", ["contactmethod", "notificationrule", "calendarfeed"]),
-                   "accounts.view_apitoken"]),
+                   *view("comms", SUBSCRIBER_MODELS), "accounts.view_apitoken"]),
     ),
     "Admins": Role(
         "Everything in the Django admin: incidents, intake, on-call, API tokens, users and groups.",

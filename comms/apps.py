@@ -33,3 +33,13 @@ class CommsConfig(AppConfig):
         timers.register(SLA_ALERTS)
         queries.add_row_extra(sla_listing.ROW)
         queries.add_sort("sla", sla_listing.SORT)
+
+        # The status page: shown incidents, components following their incidents.
+        from comms.status import listeners as status_listeners
+
+        on_record(status_listeners.on_timeline)
+        from comms.status import delivery as status_delivery
+        from comms.status import maintenance as status_maintenance
+
+        timers.register(status_maintenance.MAINTENANCE)
+        timers.register(status_delivery.NOTICES)

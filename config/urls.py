@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("comms.customers.urls")),
     path("", include("comms.sla.urls")),
     path("", include("comms.messages.urls")),
+    path("status/", include("comms.status.urls")),
     path("oncall/", include("oncall.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),

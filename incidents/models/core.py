@@ -350,6 +350,8 @@ class EntryKind(models.TextChoices):
     MESSAGE = "message", "Customer message"
     MESSAGE_PUBLISHED = "message_published", "Customer message published"
     POSTMORTEM = "postmortem", "Post-mortem"
+    # The public status page (comms.status): a component this incident moved.
+    STATUS_PAGE = "status_page", "Status page"
 
 
 class TimelineEntry(models.Model):

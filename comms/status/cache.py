@@ -1,0 +1,195 @@
+"""The status page's response cache: a warm request runs no database query.
+
+Every public response (HTML, JSON, feeds) is rendered once per *generation* and kept as bytes
+with its ETag. The generation is a number every change that the page shows bumps (a publication,
+a component change, a maintenance step, branding), after its transaction commits:
+
+- shared by every process and machine: in the default cache when that is shared (Redis), else
+  (the embedded default: one machine, locmem) in a file's modification time beside the database;
+- read by each process at most once per CHECK_EVERY seconds, so a warm request costs a clock
+  read and a dict lookup; a page is stale at most CHECK_EVERY seconds plus one render after a
+  change;
+- a rendered response is also put in the shared cache under its generation, so one process
+  renders it and the others fetch it;
+- a stampede after a change renders once per process: the first request renders, the others
+  serve the previous generation's bytes meanwhile (a lock per key and generation in the cache).
+
+Conditional requests: the ETag is the body's hash and Last-Modified the generation's time;
+If-None-Match or If-Modified-Since answers 304 without a body.
+"""
+
+import hashlib
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+
+CHECK_EVERY = 1.0  # seconds between a process's looks at the shared generation
+LOCK_SECONDS = 10  # a render that takes longer lets a second one start
+SHARED_TTL = 300  # rendered bytes in the shared cache (a generation rarely lives that long)
+GENERATION_KEY = "status:generation"
+CACHE_CONTROL = "public, max-age=2, must-revalidate"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    generation: int
+    body: bytes
+    content_type: str
+    etag: str
+    status: int = 200
+    extra_headers: tuple = ()
+
+
+_lock = threading.Lock()
+_generation = 0
+_checked = float("-inf")
+_responses: dict[str, Rendered] = {}
+
+
+# --- The generation -----------------------------------------------------------------------------
+
+def _shared_cache() -> bool:
+    return not isinstance(cache, LocMemCache)
+
+
+def _generation_file() -> str:
+    configured = getattr(settings, "RELAY_STATUS_GENERATION_FILE", "")
+    if configured:
+        return configured
+    # One file per database, so two checkouts (or two test workers) do not share it.
+    name = str(connection.settings_dict.get("NAME") or "relay")
+    digest = hashlib.sha256(f"{connection.vendor}:{name}".encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"relay-status-{digest}.generation")
+
+
+def _read_shared() -> int:
+    if _shared_cache():
+        value = cache.get(GENERATION_KEY)
+        if value is None:
+            value = time.time_ns() // 1000
+            cache.add(GENERATION_KEY, value, timeout=None)
+            value = cache.get(GENERATION_KEY, value)
+        return int(value)
+    path = _generation_file()
+    try:
+        return os.stat(path).st_mtime_ns // 1000
+    except FileNotFoundError:
+        _write_file(path)
+        return os.stat(path).st_mtime_ns // 1000
+
+
+def _write_file(path: str) -> None:
+    with open(path, "a"):
+        pass
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
+
+
+def generation() -> int:
+    """The current generation (microseconds since the epoch of the last change)."""
+    global _generation, _checked
+    now = time.monotonic()
+    if now - _checked < CHECK_EVERY:
+        return _generation
+    value = _read_shared()
+    with _lock:
+        _generation, _checked = value, now
+    return value
+
+
+def _bump() -> None:
+    global _checked
+    if _shared_cache():
+        cache.set(GENERATION_KEY, time.time_ns() // 1000, timeout=None)
+    else:
+        _write_file(_generation_file())
+    with _lock:
+        _checked = float("-inf")  # this process sees its own change at once
+
+
+def invalidate() -> None:
+    """Call inside the transaction of any change the page shows: the next generation starts when
+    it commits (at once outside a transaction)."""
+    transaction.on_commit(_bump)
+
+
+def clear_local() -> None:
+    """Forget this process's copies (tests)."""
+    global _checked
+    with _lock:
+        _responses.clear()
+        _checked = float("-inf")
+
+
+# --- Responses ----------------------------------------------------------------------------------
+
+def cached(request: HttpRequest, key: str, render: Callable[[], tuple[bytes, str]],
+           *, headers: dict | None = None) -> HttpResponse:
+    """The response for `key` (one per distinct page and format), rendering it with `render()`
+    → (body, content type) when this generation has none yet. `render` must depend only on the
+    key, never on the request's user, cookies or headers."""
+    current = generation()
+    entry = _responses.get(key)
+    if entry is None or entry.generation != current:
+        entry = _fetch_or_render(key, current, render, entry, headers or {})
+    return _respond(request, entry)
+
+
+def _fetch_or_render(key, current, render, stale, headers) -> Rendered:
+    shared_key = f"status:page:{current}:{key}"
+    shared = _shared_cache()
+    if shared:
+        found = cache.get(shared_key)
+        if found is not None:
+            _responses[key] = found
+            return found
+        if stale is not None and not cache.add(f"status:lock:{current}:{key}", 1, LOCK_SECONDS):
+            return stale  # another process renders this generation; serve the last one meanwhile
+    body, content_type = render()
+    entry = Rendered(generation=current, body=body, content_type=content_type,
+                     etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+                     extra_headers=tuple(headers.items()))
+    if shared:
+        cache.set(shared_key, entry, SHARED_TTL)
+    _responses[key] = entry
+    return entry
+
+
+def _respond(request: HttpRequest, entry: Rendered) -> HttpResponse:
+    last_modified = formatdate(entry.generation / 1_000_000, usegmt=True)
+    if _not_modified(request, entry):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(entry.body, content_type=entry.content_type, status=entry.status)
+    response["ETag"] = entry.etag
+    response["Last-Modified"] = last_modified
+    response["Cache-Control"] = CACHE_CONTROL
+    for name, value in entry.extra_headers:
+        response[name] = value
+    return response
+
+
+def _not_modified(request: HttpRequest, entry: Rendered) -> bool:
+    if request.method not in ("GET", "HEAD"):
+        return False
+    tags = request.headers.get("If-None-Match")
+    if tags is not None:
+        wanted = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
+        return "*" in wanted or entry.etag in wanted
+    since = request.headers.get("If-Modified-Since")
+    if since:
+        try:
+            return parsedate_to_datetime(since).timestamp() >= entry.generation // 1_000_000
+        except (TypeError, ValueError, OverflowError):
+            return False
+    return False

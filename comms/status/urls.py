@@ -1,0 +1,7 @@
+"""Everything under /status/: the public page and its feeds, subscriptions, staff pages."""
+
+from comms.status import urls_feeds, urls_manage, urls_pages, urls_subscribe, urls_v2
+
+app_name = "status"
+urlpatterns = [*urls_v2.urlpatterns, *urls_feeds.urlpatterns, *urls_subscribe.urlpatterns,
+               *urls_manage.urlpatterns, *urls_pages.urlpatterns]
