@@ -97,9 +97,14 @@ def recompute(component: Component, *, incident: Incident | None = None,
     """Bring a component that follows incidents in line; the cause is recorded with it."""
     if not component.follows_incidents:
         return False
-    status, running = wanted(component)
-    return set_status(component, status, incident=incident, maintenance=maintenance or running,
-                      note="Follows its incidents and maintenance.")
+    with transaction.atomic():
+        # Lock first, then look: two incidents changing at once must not each see only itself
+        # (the second reads after the first commits, under PostgreSQL's read committed).
+        Component.objects.select_for_update().filter(pk=component.pk).first()
+        status, running = wanted(component)
+        return set_status(component, status, incident=incident,
+                          maintenance=maintenance or running,
+                          note="Follows its incidents and maintenance.")
 
 
 def follow(incident: Incident, entry: TimelineEntry) -> None:

@@ -1,6 +1,10 @@
 """The status page's core: what it shows, components following incidents, the cache."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 
 from comms.models import ComponentChange, ComponentStatus, Phase, PublicIncident
 from comms.status import cache, components, public
@@ -104,3 +108,44 @@ def test_warm_cache_runs_no_query_and_a_publish_invalidates(commander, csm, inci
     assert after.content == b"['Payments are failing']"
     assert after["ETag"] != first["ETag"]
     assert len(renders) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_incident_declared_while_another_commits_sees_it(commander, service, component):
+    """The P1 is declared first and commits a moment later; the P3 declared meanwhile must not
+    put the component back to degraded on top of the P1's major outage."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks race only on PostgreSQL; SQLite serialises every write")
+    first_recorded, errors = threading.Event(), []
+
+    def p1():
+        try:
+            with transaction.atomic():
+                declare(by=commander, severity=Severity.P1, services=[service])
+                first_recorded.set()
+                time.sleep(0.5)  # still uncommitted while the P3 is declared
+        except Exception as error:  # noqa: BLE001 — reported below
+            errors.append(error)
+        finally:
+            first_recorded.set()
+            connection.close()
+
+    def p3():
+        first_recorded.wait()
+        try:
+            declare(by=commander, severity=Severity.P3, services=[service])
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=p1), threading.Thread(target=p3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    component.refresh_from_db()
+    assert component.status == ComponentStatus.MAJOR
+    assert ComponentChange.objects.filter(component=component).last().new_status == \
+        ComponentStatus.MAJOR
