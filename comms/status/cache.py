@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
@@ -59,7 +59,8 @@ _responses: dict[str, Rendered] = {}
 # --- The generation -----------------------------------------------------------------------------
 
 def _shared_cache() -> bool:
-    return not isinstance(cache, LocMemCache)
+    # `cache` is a proxy: ask the backend behind it.
+    return not isinstance(caches["default"], LocMemCache)
 
 
 def _generation_file() -> str:

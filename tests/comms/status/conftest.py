@@ -1,6 +1,7 @@
 """Status-page fixtures: components linked to the incident's service, and publishing."""
 
 import pytest
+from django.core.cache import caches
 
 from comms.messages import services as messages
 from comms.models import Component, ComponentGroup, Phase
@@ -9,7 +10,8 @@ from comms.status import cache
 
 @pytest.fixture(autouse=True)
 def fresh_status_cache():
-    """Each test starts with no rendered page in this process."""
+    """Each test starts with no rendered page, in this process or the shared cache."""
+    caches["default"].clear()
     cache.clear_local()
     yield
     cache.clear_local()
