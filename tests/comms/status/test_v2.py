@@ -9,6 +9,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -354,9 +356,6 @@ def test_bodies_stay_text_in_json(client, commander, csm, incident, component):
 @pytest.mark.django_db(transaction=True)
 def test_summary_query_count_is_constant_and_zero_when_warm(client, history, commander, csm,
                                                            service, django_assert_num_queries):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as cold:
         first = get(client, "summary")
     for n in range(3):  # more incidents, updates and maintenance: no more queries
