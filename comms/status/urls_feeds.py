@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+"""The status page's history as feeds, at Statuspage's paths."""
 
-urlpatterns = []
+from django.urls import path
+
+from comms.status import feeds
+
+urlpatterns = [
+    path("history.atom", feeds.atom, name="history-atom"),
+    path("history.rss", feeds.rss, name="history-rss"),
+]
