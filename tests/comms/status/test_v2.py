@@ -129,9 +129,6 @@ def fresh_shared_cache():
     caches["default"].clear()
 
 
-@pytest.mark.xfail(strict=True, reason="cache._shared_cache() asks isinstance() of the default "
-                   "cache's ConnectionProxy, never of the backend: locmem counts as shared, so "
-                   "each process keeps its own generation and misses the others' changes")
 def test_locmem_default_cache_is_not_taken_for_a_shared_one():
     assert isinstance(caches["default"], LocMemCache)
     assert not cache._shared_cache()
