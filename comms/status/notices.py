@@ -40,9 +40,10 @@ MANAGE_SALT = "relay.status.subscriber.manage"
 CONFIRM_MAX_AGE = timedelta(days=7)
 RESEND = timedelta(minutes=5)  # an address gets at most one confirmation (or manage) email per
 DELIVER_TASK = "comms.status.tasks.deliver_notice"
-MAINTENANCE_KINDS = {"scheduled": NoticeKind.MAINTENANCE_SCHEDULED,
-                     "reminder": NoticeKind.MAINTENANCE_REMINDER,
-                     **{state: NoticeKind.MAINTENANCE_UPDATE for state in MaintenanceState}}
+# "scheduled" is also a MaintenanceState: being scheduled is the announcement, not an update.
+MAINTENANCE_KINDS = {**{state.value: NoticeKind.MAINTENANCE_UPDATE for state in MaintenanceState},
+                     "scheduled": NoticeKind.MAINTENANCE_SCHEDULED,
+                     "reminder": NoticeKind.MAINTENANCE_REMINDER}
 
 
 # --- Signed links -------------------------------------------------------------------------------
