@@ -16,7 +16,7 @@ import secrets
 from datetime import timedelta
 
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -87,15 +87,22 @@ def subscribe_email(email: str, components) -> None:
     out within RESEND. The caller answers the same either way."""
     email = normalise_email(email)
     with transaction.atomic():
-        existing = (Subscriber.objects.select_for_update()
-                    .filter(kind=SubscriberKind.EMAIL, email__iexact=email, unsubscribed_at=None)
-                    .first())
-        if existing is None:
-            subscriber = Subscriber.objects.create(kind=SubscriberKind.EMAIL, email=email)
-            subscriber.components.set(components)
-        else:
-            subscriber = existing
+        subscriber = _existing(email)
+        if subscriber is None:
+            try:
+                with transaction.atomic():  # two first subscriptions of one address may race
+                    subscriber = Subscriber.objects.create(kind=SubscriberKind.EMAIL,
+                                                           email=email)
+                    subscriber.components.set(components)
+            except IntegrityError:
+                subscriber = _existing(email)
         _queue_confirm(subscriber)
+
+
+def _existing(email: str) -> Subscriber | None:
+    return (Subscriber.objects.select_for_update()
+            .filter(kind=SubscriberKind.EMAIL, email__iexact=email, unsubscribed_at=None)
+            .first())
 
 
 def subscribe_webhook(url: str, components) -> Subscriber:

@@ -347,3 +347,29 @@ def test_two_racing_deliverers_send_once(smtp_server, component):
     assert [m["To"] for m in smtp_server] == ["once@example.test"]
     notice.refresh_from_db()
     assert (notice.status, notice.attempts) == (NoticeStatus.DELIVERED, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_racing_first_subscriptions_of_one_address_make_one_subscriber(smtp_server):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks race only on PostgreSQL; SQLite serialises every write")
+    errors, start = [], threading.Barrier(2)
+
+    def run():
+        start.wait()
+        try:
+            notices.subscribe_email("twice@example.test", [])
+        except Exception as error:  # noqa: BLE001 — the test reports any error
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Subscriber.objects.filter(email="twice@example.test").count() == 1
+    assert SubscriberNotice.objects.filter(kind=NoticeKind.CONFIRM).count() == 1
+    assert [m["To"] for m in smtp_server] == ["twice@example.test"]
