@@ -15,8 +15,6 @@ incident is no longer shown) before it was sent is not sent: it is marked failed
 reason in last_error, so the staff page shows it.
 """
 
-import hashlib
-import hmac
 import json
 import smtplib
 import time
@@ -31,7 +29,6 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from comms.models import (
-    Component,
     MaintenanceState,
     NoticeKind,
     NoticeStatus,
@@ -41,7 +38,7 @@ from comms.models import (
     SubscriberKind,
     SubscriberNotice,
 )
-from comms.status import notices, public
+from comms.status import notices, public, v2
 from config import outbound
 from config.outbox import Outbox, doubling
 from config.timers import Source
@@ -140,11 +137,6 @@ def links(subscriber: Subscriber) -> dict:
             "unsubscribe_url": _absolute("status:unsubscribe", token)}
 
 
-def page_id() -> str:
-    """The page's public id in the JSON (Statuspage's `page.id`); stable, not a database key."""
-    return hmac.new(settings.SECRET_KEY.encode(), b"status-page", hashlib.sha256).hexdigest()[:12]
-
-
 # --- Email --------------------------------------------------------------------------------------
 
 def _email(notice: SubscriberNotice) -> EmailMessage:
@@ -213,63 +205,29 @@ def payload(notice: SubscriberNotice) -> dict:
     """Statuspage's subscriber-webhook shape for this notice."""
     shown = public.components()
     overall = public.overall(shown, public.active_incidents(), public.active_maintenances())
+    writer = v2.Writer(StatusPage.load())  # the same fields and times as the page's JSON
     data = {
         "meta": {"unsubscribe": links(notice.subscriber)["unsubscribe_url"],
                  "documentation": _absolute("status:subscribe")},
-        "page": {"id": page_id(), "status_indicator": overall.indicator,
+        "page": {"id": writer.page_id, "status_indicator": overall.indicator,
                  "status_description": overall.description},
     }
     if notice.kind == NoticeKind.CONFIRM:
-        data["subscription"] = _subscription(notice.subscriber)
+        data["subscription"] = _subscription(notice.subscriber, writer)
     elif notice.message_id:
-        data["incident"] = _incident(public.incident_views(_shown(notice))[0])
+        data["incident"] = writer.incident(public.incident_views(_shown(notice))[0])
     else:
-        data["incident"] = _maintenance(public.maintenance_views([notice.maintenance])[0])
+        data["incident"] = writer.maintenance(
+            public.maintenance_views([notice.maintenance])[0])
     return data
 
 
-def _subscription(subscriber: Subscriber) -> dict:
+def _subscription(subscriber: Subscriber, writer: "v2.Writer") -> dict:
     codes = list(subscriber.components.values_list("code", flat=True))
-    return {"status": "confirming", "created_at": _when(subscriber.created_at),
+    return {"status": "confirming", "created_at": writer.time(subscriber.created_at),
             "components": codes or "all",
             "message": "Answer this POST with a 2xx status to confirm the subscription; "
                        "nothing else is sent to this endpoint until then."}
-
-
-def _when(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def _component(component: Component) -> dict:
-    return {"id": component.code, "name": component.name, "status": component.status,
-            "group_id": component.group.code if component.group else None,
-            "description": component.description or None}
-
-
-def _updates(view) -> list[dict]:
-    return [{"id": u.code, "incident_id": view.code, "status": u.status, "body": u.body,
-             "created_at": _when(u.created_at), "updated_at": _when(u.created_at),
-             "display_at": _when(u.created_at)} for u in view.updates]
-
-
-def _incident(view: public.IncidentView) -> dict:
-    return {"id": view.code, "page_id": page_id(), "name": view.name, "status": view.status,
-            "impact": view.impact, "shortlink": view.shortlink,
-            "created_at": _when(view.created_at), "updated_at": _when(view.updated_at),
-            "started_at": _when(view.started_at), "monitoring_at": _when(view.monitoring_at),
-            "resolved_at": _when(view.resolved_at), "incident_updates": _updates(view),
-            "components": [_component(c) for c in view.components]}
-
-
-def _maintenance(view: public.MaintenanceView) -> dict:
-    return {"id": view.code, "page_id": page_id(), "name": view.name, "status": view.status,
-            "impact": "maintenance", "shortlink": view.shortlink,
-            "created_at": _when(view.created_at), "updated_at": _when(view.updated_at),
-            "scheduled_for": _when(view.scheduled_for),
-            "scheduled_until": _when(view.scheduled_until),
-            "started_at": _when(view.started_at), "resolved_at": _when(view.resolved_at),
-            "incident_updates": _updates(view),
-            "components": [_component(c) for c in view.components]}
 
 
 def _hand_on(notice_id: int) -> None:

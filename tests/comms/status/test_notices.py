@@ -316,7 +316,7 @@ def test_maintenance_webhook_is_an_incident_with_maintenance_impact(capture, htt
     shown = body["incident"]
     assert (shown["id"], shown["name"], shown["impact"]) == (maintenance.code,
                                                              "Database upgrade", "maintenance")
-    assert shown["scheduled_for"] == "2030-01-15T21:00:00+00:00"
+    assert shown["scheduled_for"] == "2030-01-15T21:00:00.000Z"
     assert body["page"]["status_indicator"] == "none"
 
 
