@@ -42,9 +42,12 @@ def as_csm(client, csm):
     return client
 
 
+# Read once, on the minute: every time a test names lies whole days and hours from it.
+BASE = timezone.now().replace(second=0, microsecond=0)
+
+
 def _when(days=1, hours=0):
-    moment = timezone.now() + timedelta(days=days, hours=hours)
-    return moment.replace(second=0, microsecond=0)
+    return BASE + timedelta(days=days, hours=hours)
 
 
 def _maintenance_post(component, **extra):
@@ -124,7 +127,7 @@ def test_overview_lists_components_by_group_and_maintenance_in_constant_queries(
         page = as_csm.get("/status/manage/")
     assert "Search 4" in page.content.decode()
     assert "Upgrade 4" in page.content.decode()
-    assert len(many) == len(few), "\n".join(q["sql"][:150] for q in many.captured_queries)
+    assert len(many) == len(few) <= 10, "\n".join(q["sql"][:150] for q in many.captured_queries)
 
 
 def test_csm_sets_a_component_by_hand_with_a_note(as_csm, csm, component):
