@@ -97,12 +97,27 @@ class MaintenanceInput(serializers.Serializer):
         required=False, help_text="Create (true) or remove (false) alert-intake maintenance "
                                   "windows for the components' services.")
 
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(_flat(error.detail)) from None
+
     def validate_components(self, codes):
         found = list(Component.objects.filter(code__in=set(codes)))
         missing = set(codes) - {c.code for c in found}
         if missing:
             raise serializers.ValidationError(f"Unknown components: {', '.join(sorted(missing))}.")
         return found
+
+
+def _flat(detail):
+    """A list item's errors as sentences under the list's field ("components": ["Item 2: …"]):
+    every 400 body is {field: [messages]}."""
+    if not isinstance(detail, dict):
+        return detail
+    return {field: [f"Item {int(n) + 1}: {' '.join(map(str, m))}" for n, m in errors.items()]
+            if isinstance(errors, dict) else errors for field, errors in detail.items()}
 
 
 class MaintenanceEditInput(MaintenanceInput):

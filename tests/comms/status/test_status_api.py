@@ -189,3 +189,12 @@ def test_updates_and_early_completion(csm, responder, component):
     response = api(csm).patch(f"{MAINTENANCES}{row.code}/", {"name": "Renamed"}, format="json")
     assert response.status_code == 409
     assert Maintenance.objects.get().name == "Upgrade"
+
+
+def test_bad_items_in_the_component_list_are_sentences_under_the_field(csm, component):
+    response = api(csm).post(MAINTENANCES, _body(component, components=[component.code, "x", "y"]),
+                             format="json")
+    assert response.status_code == 400
+    assert response.json()["components"] == [
+        "Item 2: This value does not match the required pattern.",
+        "Item 3: This value does not match the required pattern."]
