@@ -349,3 +349,41 @@ def test_responder_cannot_complete_update_or_cancel(client, responder, csm, comp
     assert client.post(f"/status/manage/maintenances/{row.code}/",
                        _maintenance_post(component)).status_code == 403
     assert Maintenance.objects.filter(pk=row.pk, name="Upgrade").exists()
+
+
+HOSTILE = ["\x00", "a\x00b", "x" * 30_000, "9" * 400, "-1", "", " ", "<script>x</script>",
+           "1e400", "NaN", "2026-13-45", "99:99"]
+
+
+def _counts() -> tuple:
+    return (Component.objects.count(), ComponentGroup.objects.count(),
+            ComponentChange.objects.count(), Maintenance.objects.count(),
+            MaintenanceUpdate.objects.count(), MaintenanceWindow.objects.count())
+
+
+@pytest.mark.parametrize("form", ["status", "component", "group", "branding", "maintenance",
+                                  "update"])
+def test_hostile_values_in_every_form_never_fail(as_csm, csm, group, component, service, form):
+    row = services.schedule(by=csm, name="Upgrade", body="x", components=[component],
+                            starts_at=_when(), ends_at=_when(hours=1))
+    url, valid = {
+        "status": (f"/status/manage/components/{component.code}/status/",
+                   {f"{component.code}-status": "major_outage", f"{component.code}-note": "x"}),
+        "component": ("/status/manage/components/new/", {
+            "name": "Search", "description": "", "group": group.pk, "position": "2",
+            "services": service.pk, "follows_incidents": "on"}),
+        "group": ("/status/manage/groups/new/", {"name": "Search", "position": "2"}),
+        "branding": ("/status/manage/branding/", {
+            "name": "Acme", "about": "", "logo_url": "", "accent_colour": "#112233",
+            "support_url": "", "time_zone": "UTC"}),
+        "maintenance": ("/status/manage/maintenances/new/", _maintenance_post(component)),
+        "update": (f"/status/manage/maintenances/{row.code}/update/", {"body": "Hello"}),
+    }[form]
+    for field in valid:
+        for value in HOSTILE:
+            before = _counts()
+            response = as_csm.post(url, {**valid, field: value})
+            assert response.status_code < 500, (field, value[:20])
+            if response.status_code == 400:
+                assert _counts() == before, (field, value[:20])
+                assert b"errorlist" in response.content, (field, value[:20])
