@@ -199,8 +199,14 @@ def branding(request):
 
 # --- Maintenance --------------------------------------------------------------------------------
 
-def _maintenance_fields(data: dict) -> dict:
-    return _fields(data, services.MAINTENANCE_FIELDS)
+def _maintenance_fields(data: dict, row: Maintenance | None = None) -> dict:
+    """The form's fields; a time left as shown is left out: the form shows minutes, and a
+    start or end set to the second (through the API) must not look moved."""
+    fields = _fields(data, services.MAINTENANCE_FIELDS)
+    for name in ("starts_at", "ends_at") if row else ():
+        if fields.get(name) == getattr(row, name).replace(second=0, microsecond=0):
+            del fields[name]
+    return fields
 
 
 @login_required
@@ -227,7 +233,7 @@ def maintenance_detail(request, code):
                                  initial={"components": list(maintenance.components.all())})
     return _save(request, form, lambda d: services.edit(
         by=request.user, maintenance=maintenance, components=d["components"],
-        windows=d["windows"], **_maintenance_fields(d)),
+        windows=d["windows"], **_maintenance_fields(d, maintenance)),
         title=maintenance.name, template="status/manage_maintenance.html",
         extra=_maintenance_context(maintenance, can_edit, editable))
 

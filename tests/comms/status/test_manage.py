@@ -387,3 +387,24 @@ def test_hostile_values_in_every_form_never_fail(as_csm, csm, group, component, 
             if response.status_code == 400:
                 assert _counts() == before, (field, value[:20])
                 assert b"errorlist" in response.content, (field, value[:20])
+
+
+def test_renaming_a_running_maintenance_set_to_the_second_keeps_its_times(as_csm, csm,
+                                                                          component):
+    now = timezone.now()
+    start, end = now - timedelta(seconds=90), now + timedelta(hours=1, seconds=17)
+    row = services.schedule(by=csm, name="Upgrade", body="x", components=[component],
+                            starts_at=start, ends_at=end)
+    engine.advance(row.pk, timezone.now())
+    response = as_csm.post(f"/status/manage/maintenances/{row.code}/", _maintenance_post(
+        component, name="Upgrade (phase 1)", starts_at=start.strftime(LOCAL),
+        ends_at=end.strftime(LOCAL)))
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.name, row.starts_at, row.ends_at) == ("Upgrade (phase 1)", start, end)
+    # Moving the start of a running one is still refused, beside the field.
+    response = as_csm.post(f"/status/manage/maintenances/{row.code}/", _maintenance_post(
+        component, starts_at=(start - timedelta(hours=1)).strftime(LOCAL),
+        ends_at=end.strftime(LOCAL)))
+    assert response.status_code == 400
+    assert "It has started: its start can no longer move." in response.content.decode()
