@@ -2,6 +2,6 @@
 
 
 def seed(users, teams, services, tiers):
-    for area in ("customers", "sla", "messages"):
+    for area in ("customers", "sla", "messages", "status"):
         module = __import__(f"comms.{area}.demo", fromlist=["seed"])
         module.seed(users, teams, services, tiers)

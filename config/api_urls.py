@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from comms.customers.api import CustomerViewSet, IncidentCustomersView
 from comms.messages.api import IncidentCadence, IncidentMessages, MessageViewSet
 from comms.sla.api import IncidentSlaViewSet
+from comms.status.api import ComponentViewSet, MaintenanceViewSet
 from incidents.api import IncidentViewSet
 from incidents.intake.api import IntegrationViewSet, ServiceViewSet
 
@@ -15,6 +16,8 @@ router.register("services", ServiceViewSet, basename="service")
 router.register("integrations", IntegrationViewSet, basename="integration")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("messages", MessageViewSet, basename="message")
+router.register("status/components", ComponentViewSet, basename="status-component")
+router.register("status/maintenances", MaintenanceViewSet, basename="status-maintenance")
 router.register(r"incidents/(?P<number>[0-9]{1,12})/sla", IncidentSlaViewSet,
                 basename="incident-sla")
 
