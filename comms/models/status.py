@@ -293,6 +293,9 @@ class SubscriberNotice(models.Model):
                                 on_delete=models.PROTECT, related_name="+")
     maintenance = models.ForeignKey(Maintenance, null=True, blank=True,
                                     on_delete=models.CASCADE, related_name="+")
+    # The update it tells of (a maintenance's state change or an update posted by hand).
+    maintenance_update = models.ForeignKey(MaintenanceUpdate, null=True, blank=True,
+                                           on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=10, choices=NoticeStatus.choices,
                               default=NoticeStatus.PENDING)
     due_at = models.DateTimeField(default=timezone.now)

@@ -71,7 +71,8 @@ def deliver(notice_id: int, now: datetime | None = None) -> str | None:
     if not NOTICES_OUTBOX.claim(SubscriberNotice, notice_id, now):
         return None
     notice = (SubscriberNotice.objects
-              .select_related("subscriber", "message__incident", "maintenance")
+              .select_related("subscriber", "message__incident", "maintenance",
+                              "maintenance_update")
               .get(pk=notice_id))
     reason = _skip_reason(notice)
     if reason:
@@ -172,10 +173,10 @@ def _update_email(notice, page, context) -> tuple[str, str]:
         return f"[{page.name}] {notice.message.subject}", "incident_update"
     view = public.maintenance_views([notice.maintenance])[0]
     zone = ZoneInfo(page.time_zone)
-    latest = view.updates[0] if view.updates else None
+    told = notice.maintenance_update
     context.update(maintenance=view, kind=notice.get_kind_display(),
-                   state=MaintenanceState(view.status).label,
-                   body=latest.body if latest and notice.kind == NoticeKind.MAINTENANCE_UPDATE
+                   state=MaintenanceState(told.state if told else view.status).label,
+                   body=told.body if told and notice.kind == NoticeKind.MAINTENANCE_UPDATE
                    else view.body,
                    starts=_local(view.scheduled_for, zone), ends=_local(view.scheduled_until, zone))
     return f"[{page.name}] {notice.get_kind_display()}: {view.name}", "maintenance"

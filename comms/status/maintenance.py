@@ -111,7 +111,7 @@ def move(maintenance: Maintenance, state: str, *, at: datetime, by=None,
                                                          updated_at=maintenance.updated_at)
     update = MaintenanceUpdate.objects.create(maintenance=maintenance, state=state, at=at, by=by,
                                               body=body or BODIES[state])
-    notices.for_maintenance(maintenance, state)
+    notices.for_maintenance(maintenance, state, update)
     components.following_maintenance(maintenance)
     cache.invalidate()
     return update

@@ -25,6 +25,7 @@ from comms.models import (
     CustomerMessage,
     Maintenance,
     MaintenanceState,
+    MaintenanceUpdate,
     NoticeKind,
     NoticeStatus,
     PublicIncident,
@@ -43,7 +44,8 @@ DELIVER_TASK = "comms.status.tasks.deliver_notice"
 # "scheduled" is also a MaintenanceState: being scheduled is the announcement, not an update.
 MAINTENANCE_KINDS = {**{state.value: NoticeKind.MAINTENANCE_UPDATE for state in MaintenanceState},
                      "scheduled": NoticeKind.MAINTENANCE_SCHEDULED,
-                     "reminder": NoticeKind.MAINTENANCE_REMINDER}
+                     "reminder": NoticeKind.MAINTENANCE_REMINDER,
+                     "update": NoticeKind.MAINTENANCE_UPDATE}
 
 
 # --- Signed links -------------------------------------------------------------------------------
@@ -179,14 +181,20 @@ def for_message(message: CustomerMessage) -> None:
            message=message)
 
 
-def for_maintenance(maintenance: Maintenance, kind: str) -> None:
-    """A maintenance was scheduled, is about to start (kind "reminder") or changed state (kind is
-    the MaintenanceState): queue a notice per subscriber of its public components."""
+def for_maintenance(maintenance: Maintenance, kind: str,
+                    update: MaintenanceUpdate | None = None) -> None:
+    """A maintenance was scheduled, is about to start (kind "reminder"), changed state (kind is
+    the MaintenanceState) or has an update posted by hand (kind "update"): queue a notice per
+    subscriber of its public components. With `update`, the notice tells that update's words,
+    and each update is told once."""
     if kind not in MAINTENANCE_KINDS:
         raise ValueError(f"Unknown maintenance notice kind {kind!r}")
+    key = f"maintenance:{maintenance.pk}:{kind}"
+    if update is not None and kind not in ("scheduled", "reminder"):
+        key = f"maintenance:{maintenance.pk}:update:{update.code}"
     affected = maintenance.components.filter(internal=False).values_list("pk", flat=True)
-    _queue(_interested(affected), MAINTENANCE_KINDS[kind], f"maintenance:{maintenance.pk}:{kind}",
-           maintenance=maintenance)
+    _queue(_interested(affected), MAINTENANCE_KINDS[kind], key, maintenance=maintenance,
+           maintenance_update=update)
 
 
 def _queue(subscriber_ids: list[int], kind: str, key: str, **about) -> None:

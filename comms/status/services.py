@@ -247,6 +247,8 @@ def post_update(*, by, maintenance: Maintenance, body: str) -> MaintenanceUpdate
         update.save()
         Maintenance.objects.filter(pk=row.pk).update(updated_at=update.at)
         cache.invalidate()
+        if row.state != MaintenanceState.COMPLETED:
+            notices.for_maintenance(row, "update", update)
     return update
 
 

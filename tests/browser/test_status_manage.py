@@ -27,7 +27,8 @@ LOCAL = "%Y-%m-%dT%H:%M"
 @pytest.fixture(autouse=True)
 def heard(monkeypatch):
     calls = []
-    monkeypatch.setattr(notices, "for_maintenance", lambda m, kind: calls.append(str(kind)))
+    monkeypatch.setattr(notices, "for_maintenance",
+                        lambda m, kind, update=None: calls.append(str(kind)))
     return calls
 
 

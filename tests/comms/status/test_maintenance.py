@@ -33,7 +33,7 @@ def heard(monkeypatch):
     """The notices the engine asks for (the real ones are the subscribers' work)."""
     calls = []
     monkeypatch.setattr(notices, "for_maintenance",
-                        lambda m, kind: calls.append((m.pk, str(kind))))
+                        lambda m, kind, update=None: calls.append((m.pk, str(kind))))
     return calls
 
 
@@ -200,7 +200,8 @@ def test_two_racing_workers_take_each_step_once(csm, component, start, monkeypat
     if connection.vendor != "postgresql":
         pytest.skip("row locks race only on PostgreSQL; SQLite serialises every write")
     heard = []
-    monkeypatch.setattr(notices, "for_maintenance", lambda m, kind: heard.append(str(kind)))
+    monkeypatch.setattr(notices, "for_maintenance",
+                        lambda m, kind, update=None: heard.append(str(kind)))
     row = services.schedule(by=csm, name="Database upgrade", body="Slow checkout.",
                             components=[component], starts_at=start,
                             ends_at=start + timedelta(hours=1), remind_minutes=0)

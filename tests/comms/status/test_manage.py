@@ -32,7 +32,7 @@ LOCAL = "%Y-%m-%dT%H:%M"
 def heard(monkeypatch):
     calls = []
     monkeypatch.setattr(notices, "for_maintenance",
-                        lambda m, kind: calls.append((m.pk, str(kind))))
+                        lambda m, kind, update=None: calls.append((m.pk, str(kind))))
     return calls
 
 

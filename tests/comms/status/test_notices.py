@@ -22,6 +22,7 @@ from comms.models import (
     SubscriberNotice,
 )
 from comms.status import delivery, notices
+from comms.status import services as status_services
 from config import outbound
 from incidents import services as incident_services
 from tests.comms.status.conftest import publish
@@ -292,17 +293,33 @@ def test_maintenance_email_in_the_page_time_zone(capture, smtp_server, component
 def test_maintenance_update_and_reminder_kinds(capture, smtp_server, component):
     _subscriber("all@example.test")
     maintenance = _maintenance(component)
-    maintenance.updates.create(state=MaintenanceState.IN_PROGRESS, body="Started on time.")
+    started = maintenance.updates.create(state=MaintenanceState.IN_PROGRESS,
+                                         body="Started on time.")
     with capture():
         notices.for_maintenance(maintenance, "reminder")
-        notices.for_maintenance(maintenance, MaintenanceState.IN_PROGRESS)
-        notices.for_maintenance(maintenance, MaintenanceState.IN_PROGRESS)  # repeated: once
+        notices.for_maintenance(maintenance, MaintenanceState.IN_PROGRESS, started)
+        notices.for_maintenance(maintenance, MaintenanceState.IN_PROGRESS, started)  # once
     assert sorted(SubscriberNotice.objects.values_list("kind", flat=True)) == [
         NoticeKind.MAINTENANCE_REMINDER, NoticeKind.MAINTENANCE_UPDATE]
     update = next(m for m in smtp_server if "update" in m["Subject"])
     assert "Started on time." in update.get_content()
     with pytest.raises(ValueError):
         notices.for_maintenance(maintenance, "whenever")
+
+
+def test_each_update_posted_by_hand_is_told_in_its_own_words(capture, smtp_server, component,
+                                                             csm):
+    _subscriber("all@example.test")
+    maintenance = _maintenance(component)
+    with capture():
+        status_services.post_update(by=csm, maintenance=maintenance,
+                                    body="Replica one is upgraded.")
+        status_services.post_update(by=csm, maintenance=maintenance,
+                                    body="Replica two is upgraded.")
+    bodies = [m.get_content() for m in smtp_server]
+    assert len(bodies) == 2
+    assert "Replica one is upgraded." in bodies[0] and "Replica two" not in bodies[0]
+    assert "Replica two is upgraded." in bodies[1]
 
 
 def test_maintenance_webhook_is_an_incident_with_maintenance_impact(capture, http_receiver,

@@ -30,7 +30,7 @@ MAINTENANCES = "/api/v1/status/maintenances/"
 def heard(monkeypatch):
     calls = []
     monkeypatch.setattr(notices, "for_maintenance",
-                        lambda m, kind: calls.append((m.pk, str(kind))))
+                        lambda m, kind, update=None: calls.append((m.pk, str(kind))))
     return calls
 
 
