@@ -19,6 +19,7 @@ from comms.models import (
     MaintenanceState,
     MaintenanceUpdate,
     StatusPage,
+    SubscriberNotice,
 )
 from comms.status import cache, notices
 from comms.status import components as statuses
@@ -33,6 +34,9 @@ COMPONENT_FIELDS = ("name", "description", "group", "position", "follows_inciden
 BRANDING_FIELDS = ("name", "about", "logo_url", "accent_colour", "support_url", "time_zone")
 MAINTENANCE_FIELDS = ("name", "body", "starts_at", "ends_at", "verify_minutes", "remind_minutes")
 RUNNING = statuses.RUNNING
+
+
+CANCELLED = "This maintenance is cancelled: nothing will change at the announced time."
 
 
 def _require(by, perm: str, doing: str) -> None:
@@ -223,14 +227,22 @@ def _components_follow(row: Maintenance, left: set[int]) -> None:
 
 
 def delete(*, by, maintenance: Maintenance) -> None:
-    """Cancel a maintenance that has not started: it and its windows are removed."""
+    """Cancel a maintenance that has not started; its windows are removed. One nobody was told
+    of yet is deleted; one subscribers were told of stays in the history, completed with a
+    "cancelled" update that they receive too."""
     _require(by, "comms.delete_maintenance", "cancel maintenance")
     with transaction.atomic():
         row = Maintenance.objects.select_for_update().get(pk=maintenance.pk)
         if row.state != MaintenanceState.SCHEDULED:
             raise Conflict("The maintenance has started: complete it instead of cancelling it.")
         windows = list(row.windows.all())
-        row.delete()
+        if SubscriberNotice.objects.filter(maintenance=row).exists():
+            engine.move(row, MaintenanceState.COMPLETED, at=timezone.now(), by=by,
+                        body=CANCELLED)
+            Maintenance.objects.filter(pk=row.pk).update(next_action_at=None)
+            row.windows.clear()
+        else:
+            row.delete()
         for window in windows:
             window.delete()  # intake forgets its cached windows on the delete signal
         cache.invalidate()

@@ -390,3 +390,31 @@ def test_two_racing_first_subscriptions_of_one_address_make_one_subscriber(smtp_
     assert Subscriber.objects.filter(email="twice@example.test").count() == 1
     assert SubscriberNotice.objects.filter(kind=NoticeKind.CONFIRM).count() == 1
     assert [m["To"] for m in smtp_server] == ["twice@example.test"]
+
+
+def test_cancelling_an_announced_maintenance_tells_its_subscribers(capture, smtp_server,
+                                                                    component, csm):
+    _subscriber("all@example.test")
+    with capture():
+        maintenance = status_services.schedule(
+            by=csm, name="Database upgrade", body="Checkout is read-only for ten minutes.",
+            components=[component], starts_at=datetime(2030, 1, 15, 21, 0, tzinfo=UTC),
+            ends_at=datetime(2030, 1, 15, 22, 0, tzinfo=UTC), remind_minutes=0)
+    assert [m["Subject"] for m in smtp_server] == [
+        "[Relay status] Maintenance scheduled: Database upgrade"]
+    with capture():
+        status_services.delete(by=csm, maintenance=maintenance)
+    maintenance.refresh_from_db()  # kept: subscribers were told of it
+    assert maintenance.state == MaintenanceState.COMPLETED
+    assert maintenance.updates.last().body == status_services.CANCELLED
+    assert len(smtp_server) == 2
+    assert status_services.CANCELLED in smtp_server[1].get_content()
+
+
+def test_cancelling_an_unannounced_maintenance_deletes_it(component, csm):
+    maintenance = status_services.schedule(
+        by=csm, name="Database upgrade", body="Nobody subscribed.", components=[component],
+        starts_at=datetime(2030, 1, 15, 21, 0, tzinfo=UTC),
+        ends_at=datetime(2030, 1, 15, 22, 0, tzinfo=UTC))
+    status_services.delete(by=csm, maintenance=maintenance)
+    assert not Maintenance.objects.filter(pk=maintenance.pk).exists()
