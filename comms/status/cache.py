@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
@@ -54,12 +54,14 @@ _lock = threading.Lock()
 _generation = 0
 _checked = float("-inf")
 _responses: dict[str, Rendered] = {}
+_values: dict[str, tuple[int, object]] = {}
 
 
 # --- The generation -----------------------------------------------------------------------------
 
 def _shared_cache() -> bool:
-    return not isinstance(cache, LocMemCache)
+    # `cache` is a proxy, never a LocMemCache itself: ask about the backend behind it.
+    return not isinstance(caches["default"], LocMemCache)
 
 
 def _generation_file() -> str:
@@ -128,7 +130,19 @@ def clear_local() -> None:
     global _checked
     with _lock:
         _responses.clear()
+        _values.clear()
         _checked = float("-inf")
+
+
+def remembered(key: str, compute: Callable[[], object]) -> object:
+    """`compute()`'s value, computed once per generation in this process: what a view needs
+    besides a body (the page's time zone, the codes that exist) without a query per request."""
+    current = generation()
+    found = _values.get(key)
+    if found is None or found[0] != current:
+        found = (current, compute())
+        _values[key] = found
+    return found[1]
 
 
 # --- Responses ----------------------------------------------------------------------------------
@@ -136,8 +150,8 @@ def clear_local() -> None:
 def cached(request: HttpRequest, key: str, render: Callable[[], tuple[bytes, str]],
            *, headers: dict | None = None) -> HttpResponse:
     """The response for `key` (one per distinct page and format), rendering it with `render()`
-    → (body, content type) when this generation has none yet. `render` must depend only on the
-    key, never on the request's user, cookies or headers."""
+    → (body, content type) or (body, content type, status) when this generation has none yet.
+    `render` must depend only on the key, never on the request's user, cookies or headers."""
     current = generation()
     entry = _responses.get(key)
     if entry is None or entry.generation != current:
@@ -155,10 +169,10 @@ def _fetch_or_render(key, current, render, stale, headers) -> Rendered:
             return found
         if stale is not None and not cache.add(f"status:lock:{current}:{key}", 1, LOCK_SECONDS):
             return stale  # another process renders this generation; serve the last one meanwhile
-    body, content_type = render()
+    body, content_type, *status = render()
     entry = Rendered(generation=current, body=body, content_type=content_type,
                      etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-                     extra_headers=tuple(headers.items()))
+                     status=status[0] if status else 200, extra_headers=tuple(headers.items()))
     if shared:
         cache.set(shared_key, entry, SHARED_TTL)
     _responses[key] = entry
@@ -180,7 +194,7 @@ def _respond(request: HttpRequest, entry: Rendered) -> HttpResponse:
 
 
 def _not_modified(request: HttpRequest, entry: Rendered) -> bool:
-    if request.method not in ("GET", "HEAD"):
+    if request.method not in ("GET", "HEAD") or entry.status != 200:
         return False
     tags = request.headers.get("If-None-Match")
     if tags is not None:
