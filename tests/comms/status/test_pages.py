@@ -1,6 +1,7 @@
 """The status page in HTML: what it shows and hides, its cache (no query when warm, 304s, fresh
 after a publication), history and detail pages, the internal page."""
 
+import os
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -353,3 +354,16 @@ def test_severity_colours_come_with_words(client, commander, csm, service, compo
     declare(by=commander, severity=Severity.P1, services=[service])
     body = text(client.get(PAGE))
     assert '<span class="state state-major_outage">Major outage</span>' in body
+
+
+@pytest.mark.django_db
+def test_another_processs_change_reaches_this_one(client, component, monkeypatch):
+    """Without a shared cache the generation is a file's time: what another process bumps."""
+    monkeypatch.setattr(cache, "CHECK_EVERY", 0)
+    assert "Checkout" in text(client.get(PAGE))
+    Component.objects.filter(pk=component.pk).update(name="Checkout v2")
+    assert "Checkout v2" not in text(client.get(PAGE))  # no invalidation yet: still cached
+    path = cache._generation_file()
+    later = (cache.generation() + 1_000_000) * 1000
+    os.utime(path, ns=(later, later))  # as the other process's _bump() would
+    assert "Checkout v2" in text(client.get(PAGE))
