@@ -88,7 +88,7 @@ def test_page_shows_banner_components_uptime_and_active_incident(client, branded
     assert "<strong>Checkout</strong>" in body and "Partial outage</span>" in body
     assert "<strong>Dashboard</strong>" in body and "Operational</span>" in body
     assert body.count('<ol class="bars">') == 2
-    assert body.count("% uptime</span>") == 2
+    assert body.count("% uptime<span class=\"narrow\"> over 90 days</span></span>") == 2
     # The update list, newest first, each with its status and local time.
     assert "Payments failing</a></h3>" in body
     assert body.index("A fix is rolling out.") < body.index("Cards are declined.")
@@ -113,7 +113,7 @@ def test_uptime_days_carry_their_date_and_percentage(client, component):
     label = f"{today.day} {today:%b %Y}: 100 % uptime"
     assert f'title="{label}" aria-label="{label}"' in body
     assert body.count('class="day-operational"') == 90
-    assert '<span class="summary">100 % uptime</span>' in body
+    assert '<span class="summary">100 % uptime<span class="narrow"> over 90 days</span>' in body
 
 
 @pytest.mark.django_db
@@ -337,7 +337,7 @@ def test_internal_page_lists_internal_components_and_is_not_cached(client, respo
     client.force_login(responder)
     response = client.get(reverse("status:internal"))
     body = text(response)
-    assert "<strong>Ledger replica</strong> <span class=\"badge\">Internal</span>" in body
+    assert '<strong>Ledger replica</strong> <span class="badge">Internal</span>' in body
     assert "<strong>Checkout</strong>" in body
     assert response["Cache-Control"] in ("private, no-store", "no-store, private")
     assert "Ledger replica" not in text(client.get(PAGE))
