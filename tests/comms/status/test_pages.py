@@ -1,6 +1,7 @@
 """The status page in HTML: what it shows and hides, its cache (no query when warm, 304s, fresh
 after a publication), history and detail pages, the internal page."""
 
+import gzip
 import os
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -367,3 +368,19 @@ def test_another_processs_change_reaches_this_one(client, component, monkeypatch
     later = (cache.generation() + 1_000_000) * 1000
     os.utime(path, ns=(later, later))  # as the other process's _bump() would
     assert "Checkout v2" in text(client.get(PAGE))
+
+
+@pytest.mark.django_db
+def test_browsers_get_the_page_gzipped_once_per_generation(client, component, other_component):
+    plain = client.get(PAGE)
+    packed = client.get(PAGE, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert packed["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain
+    assert gzip.decompress(packed.content) == plain.content
+    assert len(packed.content) * 5 < len(plain.content)
+    assert plain["Vary"] == packed["Vary"] == "Accept-Encoding"
+    assert packed["ETag"] != plain["ETag"]
+    again = client.get(PAGE, headers={"Accept-Encoding": "gzip",
+                                      "If-None-Match": packed["ETag"]})
+    assert again.status_code == 304 and again["ETag"] == packed["ETag"]
+    # A small body is not worth compressing.
+    assert cache._compressed(b"{}" * 100) == b""
