@@ -9,6 +9,8 @@ handler404 = "config.errors.not_found"
 urlpatterns = [
     # First: intake is the busiest path, and Django tries the patterns in order.
     path("integrations/", include("incidents.intake.endpoint_urls")),
+    # Second: an outage sends everyone to the status page at once (bench/status_page.py).
+    path("status/", include("comms.status.urls")),
     path("", include("incidents.urls")),
     path("", include("incidents.intake.urls")),
     path("", include("incidents.webhooks.urls")),
@@ -16,7 +18,6 @@ urlpatterns = [
     path("", include("comms.customers.urls")),
     path("", include("comms.sla.urls")),
     path("", include("comms.messages.urls")),
-    path("status/", include("comms.status.urls")),
     path("oncall/", include("oncall.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),

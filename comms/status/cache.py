@@ -16,8 +16,14 @@ a component change, a maintenance step, branding), after its transaction commits
 
 Conditional requests: the ETag is the body's hash and Last-Modified the generation's time;
 If-None-Match or If-Modified-Since answers 304 without a body.
+
+Bodies worth it are also kept gzipped, compressed once per generation rather than per request,
+for clients that accept it (every browser): the HTML page's 90-day bars shrink about tenfold,
+which is most of what serving it costs (bench/status_page.py). The pages hold no secret a
+reflected input could probe, so compression is safe here.
 """
 
+import gzip
 import hashlib
 import os
 import tempfile
@@ -38,6 +44,7 @@ LOCK_SECONDS = 10  # a render that takes longer lets a second one start
 SHARED_TTL = 300  # rendered bytes in the shared cache (a generation rarely lives that long)
 GENERATION_KEY = "status:generation"
 CACHE_CONTROL = "public, max-age=2, must-revalidate"
+GZIP_MIN = 1024  # bytes: below this compression saves less than its headers cost
 
 
 @dataclass(frozen=True)
@@ -48,18 +55,25 @@ class Rendered:
     etag: str
     status: int = 200
     extra_headers: tuple = ()
+    last_modified: str = ""  # formatted once, not per request
+    gzipped: bytes = b""  # empty when not worth it
+
+    @property
+    def gzip_etag(self) -> str:
+        return self.etag[:-1] + '-gzip"'
 
 
 _lock = threading.Lock()
 _generation = 0
 _checked = float("-inf")
 _responses: dict[str, Rendered] = {}
+_values: dict[str, tuple[int, object]] = {}
 
 
 # --- The generation -----------------------------------------------------------------------------
 
 def _shared_cache() -> bool:
-    # `cache` is a proxy: ask the backend behind it.
+    # `cache` is a proxy, never a LocMemCache itself: ask about the backend behind it.
     return not isinstance(caches["default"], LocMemCache)
 
 
@@ -129,7 +143,19 @@ def clear_local() -> None:
     global _checked
     with _lock:
         _responses.clear()
+        _values.clear()
         _checked = float("-inf")
+
+
+def remembered(key: str, compute: Callable[[], object]) -> object:
+    """`compute()`'s value, computed once per generation in this process: what a view needs
+    besides a body (the page's time zone, the codes that exist) without a query per request."""
+    current = generation()
+    found = _values.get(key)
+    if found is None or found[0] != current:
+        found = (current, compute())
+        _values[key] = found
+    return found[1]
 
 
 # --- Responses ----------------------------------------------------------------------------------
@@ -137,8 +163,8 @@ def clear_local() -> None:
 def cached(request: HttpRequest, key: str, render: Callable[[], tuple[bytes, str]],
            *, headers: dict | None = None) -> HttpResponse:
     """The response for `key` (one per distinct page and format), rendering it with `render()`
-    → (body, content type) when this generation has none yet. `render` must depend only on the
-    key, never on the request's user, cookies or headers."""
+    → (body, content type) or (body, content type, status) when this generation has none yet.
+    `render` must depend only on the key, never on the request's user, cookies or headers."""
     current = generation()
     entry = _responses.get(key)
     if entry is None or entry.generation != current:
@@ -156,24 +182,40 @@ def _fetch_or_render(key, current, render, stale, headers) -> Rendered:
             return found
         if stale is not None and not cache.add(f"status:lock:{current}:{key}", 1, LOCK_SECONDS):
             return stale  # another process renders this generation; serve the last one meanwhile
-    body, content_type = render()
+    body, content_type, *status = render()
     entry = Rendered(generation=current, body=body, content_type=content_type,
                      etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-                     extra_headers=tuple(headers.items()))
+                     status=status[0] if status else 200, extra_headers=tuple(headers.items()),
+                     last_modified=formatdate(current / 1_000_000, usegmt=True),
+                     gzipped=_compressed(body))
     if shared:
         cache.set(shared_key, entry, SHARED_TTL)
     _responses[key] = entry
     return entry
 
 
+def _compressed(body: bytes) -> bytes:
+    if len(body) < GZIP_MIN:
+        return b""
+    packed = gzip.compress(body, mtime=0)  # mtime 0: the same bytes in every process
+    return packed if len(packed) < len(body) else b""
+
+
 def _respond(request: HttpRequest, entry: Rendered) -> HttpResponse:
-    last_modified = formatdate(entry.generation / 1_000_000, usegmt=True)
+    zipped = bool(entry.gzipped) and "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "")
     if _not_modified(request, entry):
         response = HttpResponseNotModified()
+    elif zipped:
+        response = HttpResponse(entry.gzipped, content_type=entry.content_type,
+                                status=entry.status)
+        response["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(entry.body, content_type=entry.content_type, status=entry.status)
-    response["ETag"] = entry.etag
-    response["Last-Modified"] = last_modified
+    if entry.gzipped:
+        response["Vary"] = "Accept-Encoding"
+    # Each encoding is its own representation, with its own (strong) ETag.
+    response["ETag"] = entry.gzip_etag if zipped else entry.etag
+    response["Last-Modified"] = entry.last_modified
     response["Cache-Control"] = CACHE_CONTROL
     for name, value in entry.extra_headers:
         response[name] = value
@@ -181,13 +223,14 @@ def _respond(request: HttpRequest, entry: Rendered) -> HttpResponse:
 
 
 def _not_modified(request: HttpRequest, entry: Rendered) -> bool:
-    if request.method not in ("GET", "HEAD"):
+    if request.method not in ("GET", "HEAD") or entry.status != 200:
         return False
-    tags = request.headers.get("If-None-Match")
+    # META, not request.headers: that builds a dict of every header, on the hot path.
+    tags = request.META.get("HTTP_IF_NONE_MATCH")
     if tags is not None:
         wanted = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
-        return "*" in wanted or entry.etag in wanted
-    since = request.headers.get("If-Modified-Since")
+        return "*" in wanted or entry.etag in wanted or entry.gzip_etag in wanted
+    since = request.META.get("HTTP_IF_MODIFIED_SINCE")
     if since:
         try:
             return parsedate_to_datetime(since).timestamp() >= entry.generation // 1_000_000
