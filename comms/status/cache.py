@@ -25,6 +25,7 @@ reflected input could probe, so compression is safe here.
 
 import gzip
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -45,6 +46,11 @@ SHARED_TTL = 300  # rendered bytes in the shared cache (a generation rarely live
 GENERATION_KEY = "status:generation"
 CACHE_CONTROL = "public, max-age=2, must-revalidate"
 GZIP_MIN = 1024  # bytes: below this compression saves less than its headers cost
+# With the shared cache unreachable, generations are this many seconds long: pages are rendered
+# again that often instead of never (no change can reach the other processes meanwhile).
+UNREACHABLE_GENERATION = 5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,18 +95,28 @@ def _generation_file() -> str:
 
 def _read_shared() -> int:
     if _shared_cache():
-        value = cache.get(GENERATION_KEY)
-        if value is None:
-            value = time.time_ns() // 1000
-            cache.add(GENERATION_KEY, value, timeout=None)
-            value = cache.get(GENERATION_KEY, value)
-        return int(value)
+        try:
+            return _read_cache()
+        except Exception as error:  # noqa: BLE001 — any failure of the cache's client
+            log.warning("status page: the shared cache is unreachable (%s); pages are "
+                        "rendered every %s s until it is back", error, UNREACHABLE_GENERATION)
+            return int(time.time()) // UNREACHABLE_GENERATION * UNREACHABLE_GENERATION \
+                * 1_000_000
     path = _generation_file()
     try:
         return os.stat(path).st_mtime_ns // 1000
     except FileNotFoundError:
         _write_file(path)
         return os.stat(path).st_mtime_ns // 1000
+
+
+def _read_cache() -> int:
+    value = cache.get(GENERATION_KEY)
+    if value is None:
+        value = time.time_ns() // 1000
+        cache.add(GENERATION_KEY, value, timeout=None)
+        value = cache.get(GENERATION_KEY, value)
+    return int(value)
 
 
 def _write_file(path: str) -> None:
@@ -125,7 +141,10 @@ def generation() -> int:
 def _bump() -> None:
     global _checked
     if _shared_cache():
-        cache.set(GENERATION_KEY, time.time_ns() // 1000, timeout=None)
+        try:
+            cache.set(GENERATION_KEY, time.time_ns() // 1000, timeout=None)
+        except Exception as error:  # noqa: BLE001 — the change is committed; pages catch up
+            log.warning("status page: could not start a new generation (%s)", error)
     else:
         _write_file(_generation_file())
     with _lock:
@@ -176,12 +195,16 @@ def _fetch_or_render(key, current, render, stale, headers) -> Rendered:
     shared_key = f"status:page:{current}:{key}"
     shared = _shared_cache()
     if shared:
-        found = cache.get(shared_key)
-        if found is not None:
-            _responses[key] = found
-            return found
-        if stale is not None and not cache.add(f"status:lock:{current}:{key}", 1, LOCK_SECONDS):
-            return stale  # another process renders this generation; serve the last one meanwhile
+        try:
+            found = cache.get(shared_key)
+            if found is not None:
+                _responses[key] = found
+                return found
+            if stale is not None and not cache.add(f"status:lock:{current}:{key}", 1,
+                                                   LOCK_SECONDS):
+                return stale  # another process renders this generation; serve the last one
+        except Exception:  # noqa: BLE001 — unreachable: render here, keep it in this process
+            shared = False
     body, content_type, *status = render()
     entry = Rendered(generation=current, body=body, content_type=content_type,
                      etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
@@ -189,7 +212,10 @@ def _fetch_or_render(key, current, render, stale, headers) -> Rendered:
                      last_modified=formatdate(current / 1_000_000, usegmt=True),
                      gzipped=_compressed(body))
     if shared:
-        cache.set(shared_key, entry, SHARED_TTL)
+        try:
+            cache.set(shared_key, entry, SHARED_TTL)
+        except Exception as error:  # noqa: BLE001 — kept in this process all the same
+            log.warning("status page: could not share a rendered page (%s)", error)
     _responses[key] = entry
     return entry
 
