@@ -64,9 +64,12 @@ class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 
 def formfield(db_field, **kwargs):
-    """A ModelForm's `Meta.formfield_callback`: relations get the choice fields above."""
+    """A ModelForm's `Meta.formfield_callback`: relations get the choice fields above; an
+    address typed without a scheme is taken as https (Django 6's default, not plain http)."""
     if isinstance(db_field, models.ManyToManyField):
         kwargs.setdefault("form_class", ModelMultipleChoiceField)
     elif isinstance(db_field, models.ForeignKey):
         kwargs.setdefault("form_class", ModelChoiceField)
+    elif isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)
