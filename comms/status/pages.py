@@ -12,6 +12,7 @@ restricted incident) gets its own cached 404, one per existing code at most.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import wraps
+from time import time as wall_time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -79,9 +80,23 @@ def allows_logo(view):
 @allows_logo
 def page(request):
     brand = branding()
-    # Keyed by the local hour as well: today's uptime bar grows while nothing else changes.
-    key = f"page:{timezone.localtime(timezone.now(), brand.tz):%Y-%m-%dT%H}"
-    return cache.cached(request, key, lambda: _html("status/page.html", _page_context(brand)))
+    return cache.cached(request, _page_key(brand.tz),
+                        lambda: _html("status/page.html", _page_context(brand)))
+
+
+_page_keys: dict[tuple[int, str], str] = {}
+
+
+def _page_key(zone: ZoneInfo) -> str:
+    """Keyed by the local hour as well: today's uptime bar grows while nothing else changes.
+    Worked out once a minute, not per request (it is on the stampede's path)."""
+    minute = int(wall_time() // 60)
+    found = _page_keys.get((minute, zone.key))
+    if found is None:
+        _page_keys.clear()
+        found = f"page:{timezone.localtime(timezone.now(), zone):%Y-%m-%dT%H}"
+        _page_keys[(minute, zone.key)] = found
+    return found
 
 
 @require_safe
