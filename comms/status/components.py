@@ -60,7 +60,7 @@ def set_status(component: Component, status: str, *, by=None, incident: Incident
         cache.invalidate()
         if incident is not None:
             record(incident, EntryKind.STATUS_PAGE, actor_label=ROBOT, old=old, new=status,
-                   note=f"Status page: {locked.name} is now "
+                   note=f"{locked.name} is now "
                         f"{ComponentStatus(status).label.lower()} "
                         f"(was {ComponentStatus(old).label.lower()}).",
                    data={"component": locked.code, "name": locked.name})
