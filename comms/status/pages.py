@@ -178,10 +178,11 @@ def _base(brand: Branding) -> dict:
 def _page_context(brand: Branding, *, internal: bool = False) -> dict:
     rows = public.components(internal=internal)
     incidents = public.active_incidents()
-    active = public.active_maintenances()
+    active = public.active_maintenances(internal=internal)
     return {**_base(brand), "overall": public.overall(rows, incidents, active),
             "groups": grouped(rows, uptime.bars(rows, brand.tz)), "incidents": incidents,
-            "active_maintenances": active, "upcoming_maintenances": public.upcoming_maintenances(),
+            "active_maintenances": active,
+            "upcoming_maintenances": public.upcoming_maintenances(internal=internal),
             "days": uptime.DAYS}
 
 

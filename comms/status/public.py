@@ -254,15 +254,15 @@ def _incident_view(row: PublicIncident, published: list, affected: list) -> Inci
 
 # --- Maintenance --------------------------------------------------------------------------------
 
-def upcoming_maintenances() -> list[MaintenanceView]:
+def upcoming_maintenances(*, internal: bool = False) -> list[MaintenanceView]:
     return maintenance_views(Maintenance.objects.filter(state=MaintenanceState.SCHEDULED)
-                             .order_by("starts_at", "id"))
+                             .order_by("starts_at", "id"), internal=internal)
 
 
-def active_maintenances() -> list[MaintenanceView]:
+def active_maintenances(*, internal: bool = False) -> list[MaintenanceView]:
     return maintenance_views(Maintenance.objects.filter(
         state__in=(MaintenanceState.IN_PROGRESS, MaintenanceState.VERIFYING))
-        .order_by("starts_at", "id"))
+        .order_by("starts_at", "id"), internal=internal)
 
 
 def recent_maintenances(limit: int = RECENT) -> list[MaintenanceView]:
@@ -279,8 +279,9 @@ def maintenance(code: str) -> MaintenanceView | None:
     return views[0] if views else None
 
 
-def maintenance_views(rows) -> list[MaintenanceView]:
-    """Two queries besides the rows' own: updates and public components."""
+def maintenance_views(rows, *, internal: bool = False) -> list[MaintenanceView]:
+    """Two queries besides the rows' own: updates and public components (every component
+    for the internal page)."""
     rows = list(rows)
     if not rows:
         return []
@@ -290,9 +291,10 @@ def maintenance_views(rows) -> list[MaintenanceView]:
         updates[update.maintenance_id].append(update)
     affected: dict[int, list[Component]] = {pk: [] for pk in ids}
     through = Maintenance.components.through
-    pairs = list(through.objects.filter(maintenance_id__in=ids,
-                                        component__internal=False)
-                 .values_list("maintenance_id", "component_id"))
+    links = through.objects.filter(maintenance_id__in=ids)
+    if not internal:
+        links = links.filter(component__internal=False)
+    pairs = list(links.values_list("maintenance_id", "component_id"))
     by_id = {c.pk: c for c in Component.objects.filter(pk__in={c for _, c in pairs})
              .select_related("group")}
     for maintenance_id, component_id in pairs:

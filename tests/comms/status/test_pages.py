@@ -344,6 +344,19 @@ def test_internal_page_lists_internal_components_and_is_not_cached(client, respo
     assert "Ledger replica" not in text(client.get(PAGE))
 
 
+def test_maintenance_of_an_internal_component_names_it_only_internally(
+        client, responder, component, internal_component):
+    start = timezone.now() + timedelta(days=2)
+    maintenance = Maintenance.objects.create(name="Replica rebuild", body="Slower reports.",
+                                             starts_at=start, ends_at=start + timedelta(hours=1))
+    maintenance.components.set([component, internal_component])
+    public_body = text(client.get(PAGE))
+    assert "Replica rebuild" in public_body and "Affects Checkout" in public_body
+    assert "Ledger replica" not in public_body
+    client.force_login(responder)
+    assert "Affects Checkout, Ledger replica" in text(client.get(reverse("status:internal")))
+
+
 def test_month_bounds_follow_the_pages_zone():
     start, end = pages.month_bounds(ZoneInfo("Europe/Paris"), 2026, 12)
     assert (start.isoformat(), end.isoformat()) == ("2026-11-30T23:00:00+00:00",
