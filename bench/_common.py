@@ -286,11 +286,14 @@ class CpuWatch:
             return None
         return sum(fields[:8]), fields[3] + fields[4]  # all time, idle + iowait
 
-    def note(self) -> str:
+    def note(self, expected: float = 1.4) -> str:
+        """`expected`: how many CPUs the bench keeps busy by itself (a saturating load keeps
+        them all busy; only more than that says something else competed)."""
         if self.busy is None:
             return "unknown"
         cpus = os.cpu_count() or 1
-        verdict = " — other work competed, expect noisy figures" if self.busy > 1.4 else ""
+        verdict = (" — other work competed, expect noisy figures" if self.busy > expected
+                   else "")
         return f"{self.busy:.1f} of {cpus} CPUs busy on average{verdict}"
 
 

@@ -243,7 +243,8 @@ def main() -> None:
     stale = max(waits) if waits else None
     print(f"\nratio min(page, summary)/baseline: {ratio:.2f}   publications: {len(waits)}, "
           f"shown after {', '.join(f'{w:.2f}' for w in waits)} s")
-    print(f"machine: {cpu.note()}")
+    # 50 clients saturate the machine by design: every CPU busy is the bench itself.
+    print(f"machine: {cpu.note(expected=os.cpu_count() or 1)} (clients and server share it)")
     print(json.dumps({
         "page_per_s": round(page["per_s"], 1),
         "summary_per_s": round(summary["per_s"], 1),
