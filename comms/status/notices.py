@@ -34,7 +34,7 @@ from comms.models import (
     SubscriberNotice,
 )
 from comms.status import public
-from config.errors import Invalid
+from config.errors import Invalid, NotAllowed
 
 CONFIRM_SALT = "relay.status.subscriber.confirm"
 MANAGE_SALT = "relay.status.subscriber.manage"
@@ -153,6 +153,13 @@ def unsubscribe(subscriber: Subscriber) -> None:
     Pending notices stay; delivery skips them (marked failed: "unsubscribed")."""
     Subscriber.objects.filter(pk=subscriber.pk, unsubscribed_at=None).update(
         unsubscribed_at=timezone.now())
+
+
+def delete(subscriber: Subscriber, *, by) -> None:
+    """Staff remove a subscriber (and its notices: pending ones are never sent)."""
+    if not by.has_perm("comms.delete_subscriber"):
+        raise NotAllowed("Your role cannot delete subscribers.")
+    subscriber.delete()
 
 
 # --- Fan-out ------------------------------------------------------------------------------------

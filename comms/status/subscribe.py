@@ -166,6 +166,6 @@ def delete_subscriber(request, pk):
     if not keys([pk]):
         raise Http404  # a key no database column can hold
     subscriber = get_object_or_404(Subscriber, pk=pk)
-    subscriber.delete()
+    notices.delete(subscriber, by=request.user)
     messages.success(request, f"Deleted the subscriber {subscriber}.")
     return redirect("status:subscribers")
