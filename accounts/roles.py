@@ -40,6 +40,10 @@ MANAGED_STATUS = ["componentgroup", "component", "maintenance", "maintenanceupda
 SUBSCRIBER_MODELS = ["subscriber", "subscribernotice"]
 ALL_COMMS = [*CUSTOMER_MODELS, *SLA_MODELS, *MESSAGE_MODELS, *STATUS_MODELS, *SUBSCRIBER_MODELS]
 EVERYONE_COMMS = [*CUSTOMER_MODELS, *SLA_MODELS, *MESSAGE_MODELS, *STATUS_MODELS]
+# Post-mortems, their reviews and revisions, and action items: everyone reads them (of the
+# incidents they may see); Responders write them.
+POSTMORTEM_MODELS = ["postmortem", "review", "revision", "actionitem"]
+MANAGED_POSTMORTEM = ["postmortem", "actionitem"]
 
 
 def perms(app: str, models, actions=ACTIONS) -> list[str]:
@@ -51,7 +55,7 @@ def view(app: str, models) -> list[str]:
 
 
 EVERYONE = [*view("incidents", INCIDENT_MODELS + INTAKE_MODELS), *view("oncall", ONCALL_MODELS),
-            *view("comms", EVERYONE_COMMS)]
+            *view("comms", EVERYONE_COMMS), *view("postmortems", POSTMORTEM_MODELS)]
 
 
 class Role(NamedTuple):
@@ -62,11 +66,14 @@ class Role(NamedTuple):
 ROLES = {
     "Responders": Role(
         "Declare, update and acknowledge incidents; manage services, integrations, alert rules, "
-        "maintenance windows, heartbeats and outgoing webhooks; take overrides and swaps.",
+        "maintenance windows, heartbeats and outgoing webhooks; take overrides and swaps; write "
+        "post-mortems and their action items.",
         frozenset([*EVERYONE, *perms("incidents", ["incident", *MANAGED_INTAKE], ("add", "change")),
                    "oncall.add_override", "oncall.add_swap", "oncall.change_swap",
                    # Propose a customer message (never publish one); pause a clock.
-                   "comms.add_customermessage", "comms.add_clockpause"]),
+                   "comms.add_customermessage", "comms.add_clockpause",
+                   # Write post-mortems and their action items.
+                   *perms("postmortems", MANAGED_POSTMORTEM, ("add", "change"))]),
     ),
     "Communications": Role(
         "Report customer issues; manage customers, their contacts and contracts; draft, approve "
@@ -95,13 +102,13 @@ ROLES = {
         frozenset([*perms("incidents", ALL_INCIDENTS), "incidents.view_all_restricted",
                    "incidents.correct_milestones", *perms("oncall", ALL_ONCALL),
                    *perms("comms", ALL_COMMS), "comms.publish_customermessage",
-                   "comms.report_issue",
+                   "comms.report_issue", *perms("postmortems", POSTMORTEM_MODELS),
                    *perms("accounts", ["apitoken"]), *perms("auth", ["user", "group"])]),
     ),
 }
 
 # Apps whose permissions the table names; their permissions must exist before they are granted.
-APPS = ("auth", "contenttypes", "accounts", "oncall", "incidents", "comms")
+APPS = ("auth", "contenttypes", "accounts", "oncall", "incidents", "comms", "postmortems")
 
 
 def sync_role_groups(apps) -> None:

@@ -338,3 +338,21 @@ RELAY_PAGE_LINK_HOURS = env_int("RELAY_PAGE_LINK_HOURS", 24, minimum=1)
 # Shared secret the mail system sends (Authorization: Bearer …) when it posts a reply to a page
 # email to /oncall/email/reply/; empty turns the endpoint off (manage.py ingest_reply still works).
 RELAY_INBOUND_EMAIL_SECRET = env_str("RELAY_INBOUND_EMAIL_SECRET", "")
+
+# Post-mortems (postmortems): the response's estimated cost is responder-hours from the record ×
+# this hourly rate × the weight of each person's role (the commander's time costs more: it holds
+# everyone else's). Override with e.g. RELAY_RESPONSE_HOURLY_RATE=150.
+RELAY_RESPONSE_HOURLY_RATE = env_int("RELAY_RESPONSE_HOURLY_RATE", 100, minimum=0)
+RELAY_RESPONSE_CURRENCY = env_str("RELAY_RESPONSE_CURRENCY", "USD")
+RELAY_RESPONSE_ROLE_WEIGHTS = {"commander": 1.5, "comms_lead": 1.25, "responder": 1.0}
+# Action items are due this many days after they are created, by the incident's severity, and
+# their owner is reminded this many days before and on the due date.
+RELAY_ACTION_ITEM_DUE_DAYS = {
+    sev: env_int(f"RELAY_ACTION_ITEM_{sev}_DAYS", days, minimum=1)
+    for sev, days in (("P1", 14), ("P2", 30), ("P3", 60), ("P4", 90))
+}
+RELAY_ACTION_ITEM_REMIND_DAYS = env_int("RELAY_ACTION_ITEM_REMIND_DAYS", 3, minimum=1)
+# Insights count pages outside working hours and in sleeping hours in this time zone.
+RELAY_WORKING_HOURS_TZ = env_str("RELAY_WORKING_HOURS_TZ", "UTC")
+RELAY_WORKING_HOURS = (9, 18)  # Monday to Friday, [start, end) local hours
+RELAY_SLEEP_HOURS = (22, 7)  # [start, end) local hours, every day
