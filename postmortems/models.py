@@ -141,6 +141,9 @@ class Review(models.Model):
         ]
         indexes = [models.Index(fields=["reviewer", "verdict"], name="review_reviewer_idx")]
 
+    def __str__(self):
+        return f"Review of INC-{self.postmortem.incident_id} by {self.reviewer}"
+
 
 class Revision(models.Model):
     """A published revision, frozen: the document as Markdown and its content as JSON."""
@@ -161,6 +164,9 @@ class Revision(models.Model):
             models.UniqueConstraint(fields=["postmortem", "number"],
                                     name="postmortem_revision_once"),
         ]
+
+    def __str__(self):
+        return f"Revision {self.number} of INC-{self.postmortem.incident_id}"
 
 
 class ItemKind(models.TextChoices):
