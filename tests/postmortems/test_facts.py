@@ -9,7 +9,7 @@ The history (T0 = 2026-03-02 09:00 UTC), on the Checkout API with an Enterprise 
   T0+3m   responder paged on two contact methods (one notice to the commander does not count)
   T0+5m   responder acknowledges                         → acknowledged T0+5m
   T0+6m   commander made commander, csm communications lead
-  T0+10m  responder notes "Rolled back api-2024.11.3"     (tried; more than 30 min before mitigation)
+  T0+10m  responder notes "Rolled back api-2024.11.3"     (tried; 35 min before mitigation)
   T0+20m  commander: acknowledged → identified            (tried, fixed)
   T0+25m  csm publishes the customer message "Checkout errors"
   T0+40m  responder notes "Error rate back to baseline"   (tried, fixed)
