@@ -26,6 +26,7 @@ class ItemForm(forms.Form):
                                   widget=forms.Textarea(attrs={"rows": 3}))
     ticket_url = forms.URLField(required=False, max_length=500, assume_scheme="https",
                                 label="Ticket URL",
+                                widget=forms.TextInput(attrs={"inputmode": "url"}),
                                 help_text="The issue in your tracker, if there is one.")
     # The version the editor started from: a save from an older one is refused.
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
