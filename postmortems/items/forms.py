@@ -9,14 +9,14 @@ from postmortems.models import ActionItem, ItemKind, ItemStatus, Priority
 User = get_user_model()
 
 
-def _people():
-    return User.objects.filter(is_active=True).order_by("username")
+def owners() -> list:
+    """Who can own an item, read once per request: every editor on a page shares the list."""
+    return list(User.objects.filter(is_active=True).order_by("username"))
 
 
 class ItemForm(forms.Form):
     title = forms.CharField(max_length=200)
-    owner = ModelChoiceField(_people(), required=False, to_field_name="username",
-                             empty_label="Nobody yet")
+    owner = forms.ChoiceField(required=False)
     due_on = forms.DateField(required=False, label="Due date",
                              widget=forms.DateInput(attrs={"type": "date"}),
                              help_text="Empty: the default for the incident's severity.")
@@ -31,12 +31,21 @@ class ItemForm(forms.Form):
     # The version the editor started from: a save from an older one is refused.
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
+    def __init__(self, *args, people: list | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.people = {user.get_username(): user for user in
+                       (owners() if people is None else people)}
+        self.fields["owner"].choices = [("", "Nobody yet"), *((n, n) for n in self.people)]
+
+    def clean_owner(self):
+        return self.people.get(self.cleaned_data["owner"])
+
     @classmethod
-    def for_item(cls, item: ActionItem, data=None):
+    def for_item(cls, item: ActionItem, data=None, people: list | None = None):
         initial = {name: getattr(item, name) for name in services.EDITABLE}
         initial["owner"] = item.owner.get_username() if item.owner_id else None
         initial["version"] = item.version
-        form = cls(data, initial=initial, auto_id=f"id_item{item.pk}_%s")
+        form = cls(data, initial=initial, auto_id=f"id_item{item.pk}_%s", people=people)
         form.fields["due_on"].required = True  # the default applies to new items only
         form.fields["due_on"].help_text = ""
         return form
@@ -47,7 +56,7 @@ class ItemForm(forms.Form):
         form = cls.for_item(current)
         data = {name: form.initial.get(name) for name in form.fields}
         data = {name: "" if value is None else value for name, value in data.items()}
-        form = cls.for_item(current, data)
+        form = cls.for_item(current, data, people=list(form.people.values()))
         form.is_valid()
         form.add_error(None, error)
         return form

@@ -44,9 +44,12 @@ def section_context(request, postmortem: Postmortem, bound: dict | None = None) 
     for item in items:
         item.overdue = item.is_overdue(today)
         item.can_update = perms.can_update_item(user, item)
-        item.form = edit_forms.get(item.pk) or (
-            forms.ItemForm.for_item(item) if item.can_update and item.is_open else None)
         item.error = errors.get(item.pk)
+    people = forms.owners() if can_add or any(i.can_update for i in items) else []
+    for item in items:
+        item.form = edit_forms.get(item.pk) or (
+            forms.ItemForm.for_item(item, people=people) if item.can_update and item.is_open
+            else None)
     return {"item_section": {
         "postmortem": postmortem,
         "incident": postmortem.incident,
@@ -54,7 +57,7 @@ def section_context(request, postmortem: Postmortem, bound: dict | None = None) 
         "follow_up": services.follow_up(postmortem, today),
         "can_add": can_add,
         "new_form": bound.get("new_form") or (
-            forms.ItemForm(auto_id="id_new_item_%s") if can_add else None),
+            forms.ItemForm(auto_id="id_new_item_%s", people=people) if can_add else None),
         "default_due": services.default_due_on(postmortem.incident, timezone.now()),
         "stale": bound.get("stale"),
         "remind_days": settings.RELAY_ACTION_ITEM_REMIND_DAYS,

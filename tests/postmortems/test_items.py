@@ -316,6 +316,23 @@ def test_new_item_access(client, postmortem, auditor, outsider, restricted_incid
     assert not ActionItem.objects.exists()
 
 
+def test_section_query_count_is_constant(client, postmortem, commander, responder,
+                                         django_assert_max_num_queries):
+    def fill(count):
+        for number in range(count):
+            services.create(postmortem, by=commander, title=f"Item {number}", owner=responder)
+
+    client.force_login(commander)
+    fill(2)
+    with django_assert_max_num_queries(12) as few:
+        assert client.get(_section_url(postmortem.incident)).status_code == 200
+    fill(8)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        body = client.get(_section_url(postmortem.incident)).content.decode()
+    assert body.count('class="message action-item') == 10
+    assert body.count('<option value="responder"') == 11  # ten editors and the new item's
+
+
 def test_section_of_an_incident_without_postmortem_is_404(client, incident, commander):
     client.force_login(commander)
     assert client.get(_section_url(incident)).status_code == 404
@@ -361,8 +378,9 @@ def test_status_access(client, item, auditor, outsider):
     assert client.post(url, {"status": "done"}).status_code == 403
     client.force_login(outsider)
     assert client.post(url, {"status": "done"}).status_code == 404
-    assert client.post(reverse("items:status", args=[10 ** 6]), {"status": "done"}
-                       ).status_code == 404
+    for missing in (10 ** 6, 10 ** 30):
+        assert client.post(reverse("items:status", args=[missing]), {"status": "done"}
+                           ).status_code == 404
     item.refresh_from_db()
     assert item.status == "open"
 
