@@ -120,8 +120,6 @@ def edit(request, number):
             # Theirs in the editor (with its version), yours beside each section to copy from.
             form = forms.SectionsForm.refused(error.current, error.message)
             extra["stale_text"] = data
-            extra["stale_by"] = error.current.edited_by
-            extra["stale_at"] = error.current.edited_at
         except (ValidationError, DomainError) as error:
             _show(form, error)
         else:
@@ -232,8 +230,6 @@ def _page_context(request, incident, postmortem, bound) -> dict:
         "my_review": mine if in_review else None,
         "action_error": bound.get("action_error"),
         "stale_text": bound.get("stale_text"),
-        "stale_by": bound.get("stale_by"),
-        "stale_at": bound.get("stale_at"),
         **item_views.section_context(request, postmortem),
     }
     if context["can_edit"]:
