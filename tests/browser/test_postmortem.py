@@ -47,6 +47,10 @@ def test_from_resolution_to_published_post_mortem(live_server, open_page, comman
     page.locator("#id_status").select_option("resolved")
     page.locator("#transition-button").click()
     expect(page.locator("#incident-status")).to_have_text("Resolved")
+    # The resolution created the post-mortem; its panel reloads. Let the page's requests settle
+    # before the test writes (SQLite's shared in-memory database locks a table per writer).
+    expect(page.locator("#postmortem-panel #postmortem-state")).to_have_text("Draft")
+    page.wait_for_load_state("networkidle")
 
     # The drafting timer's tick, run now rather than waited for.
     postmortem = Postmortem.objects.get(incident=incident)
