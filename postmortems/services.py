@@ -84,7 +84,8 @@ def edit(postmortem: Postmortem, *, by, version: int, **sections) -> Postmortem:
 
 def set_level(postmortem: Postmortem, *, by, level: str) -> Postmortem:
     """The incident's commander (or any writer) chooses how much post-mortem the incident gets.
-    Choosing a document where there were no facts yet drafts them at once."""
+    Choosing a document where there were no facts yet drafts them at once; choosing none is for a
+    post-mortem nobody has written in yet."""
     if level not in Level.values:
         raise Invalid("Choose none, a lightweight summary or the full post-mortem.", "level")
     with transaction.atomic():
@@ -97,6 +98,9 @@ def set_level(postmortem: Postmortem, *, by, level: str) -> Postmortem:
         _require_not_published(postmortem)
         if postmortem.level == level:
             return postmortem
+        if level == Level.NONE and (_written(postmortem) or postmortem.state != State.DRAFT):
+            raise Conflict("People have written this post-mortem (or it is in review): choose "
+                           "the summary instead of none, so their words stay in it.", "level")
         old = postmortem.level
         postmortem.level = level
         postmortem.save(update_fields=["level", "updated_at"])
@@ -307,6 +311,12 @@ def _clean_sections(sections: dict) -> dict:
     if errors:
         raise ValidationError(errors)
     return texts
+
+
+def _written(postmortem: Postmortem) -> bool:
+    """Whether people wrote any of it (Relay's own summary does not count)."""
+    return postmortem.summary_edited or any(
+        getattr(postmortem, name).strip() for name in SECTION_NAMES if name != "summary")
 
 
 def _unique(users) -> list:

@@ -143,6 +143,17 @@ def test_choosing_a_document_for_a_p4_drafts_the_facts(commander, service):
     assert actions(incident) == ["level", "drafted"]
 
 
+def test_none_only_while_nobody_has_written_in_it(postmortem, commander):
+    services.set_level(postmortem, by=commander, level=Level.NONE)
+    services.set_level(postmortem, by=commander, level=Level.FULL)
+    services.edit(postmortem, by=commander, version=1, went_well="Failover.")
+    with pytest.raises(Conflict, match="choose the summary instead"):
+        services.set_level(postmortem, by=commander, level=Level.NONE)
+    postmortem.refresh_from_db()
+    assert postmortem.level == Level.FULL
+    assert actions(postmortem.incident) == ["drafted", "level", "level"]
+
+
 def test_level_refuses_junk_and_readers(postmortem, commander, auditor):
     with pytest.raises(Invalid):
         services.set_level(postmortem, by=commander, level="huge")
