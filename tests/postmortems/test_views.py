@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import Severity
+from incidents import services as incident_services
+from incidents.models import Incident, Severity
 from postmortems import services
 from postmortems.models import ActionItem, Postmortem, Revision, State, Verdict
 from tests.conftest import declare, make_user
@@ -257,7 +258,6 @@ def test_correct_needs_a_reason(client, postmortem, commander, reviewer):
 
 
 def test_redraft_shows_newer_entries_then_none(client, postmortem, commander):
-    from incidents import services as incident_services
     incident_services.add_note(postmortem.incident, text="Vendor confirmed.", by=commander)
     client.force_login(commander)
     assert '1 newer entry' in client.get(url("page", postmortem)).content.decode()
@@ -289,7 +289,6 @@ def test_list_query_count_does_not_grow(client, commander, service,
                                         django_assert_max_num_queries):
     for _ in range(30):
         declare(by=commander, services=[service], severity=Severity.P3)
-    from incidents.models import Incident
     for incident in Incident.objects.all():
         Postmortem.objects.create(incident=incident)
     client.force_login(commander)
