@@ -9,6 +9,7 @@ from comms.sla.api import IncidentSlaViewSet
 from comms.status.api import ComponentViewSet, MaintenanceViewSet
 from incidents.api import IncidentViewSet
 from incidents.intake.api import IntegrationViewSet, ServiceViewSet
+from postmortems.api import IncidentPostmortem
 
 router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
@@ -30,4 +31,6 @@ urlpatterns = [
     path("incidents/<int:number>/messages/", IncidentMessages.as_view(),
          name="incident-messages"),
     path("incidents/<int:number>/cadence/", IncidentCadence.as_view(), name="incident-cadence"),
+    path("incidents/<int:number>/postmortem/", IncidentPostmortem.as_view(),
+         name="incident-postmortem"),
 ]
