@@ -64,7 +64,7 @@ def test_print_page_has_the_print_stylesheet_and_page_breaks(client, postmortem,
     response = client.get(reverse("postmortems:print", args=[postmortem.incident_id]))
     html = response.content.decode()
     assert response.status_code == 200
-    assert '/static/postmortems/postmortems.css' in html
+    assert '/static/relay.css' in html
     assert '<section class="pm-part pm-page-break"><h2>What was tried</h2>' in html
     assert '<section class="pm-part pm-page-break"><h2>Action items</h2>' in html
     assert '<section class="pm-part"><h2>Key times</h2>' in html
@@ -72,9 +72,10 @@ def test_print_page_has_the_print_stylesheet_and_page_breaks(client, postmortem,
 
 
 def test_the_stylesheet_prints_the_document_only():
-    with open(finders.find("postmortems/postmortems.css")) as file:
+    with open(finders.find("relay.css")) as file:
         css = file.read()
-    printing = css[css.index("@media print"):]
+    printing = css[css.index("/* Post-mortems"):]
+    printing = printing[printing.index("@media print"):]
     assert ".topbar, nav, form, .no-print" in printing and "display: none" in printing
     assert ".pm-page-break { break-before: page;" in printing
 
