@@ -12,7 +12,9 @@ from django.utils import timezone
 from incidents import services
 from incidents.models import Alert, Incident, Integration, Page, PagePurpose, Status
 from postmortems import drafting
-from postmortems.models import Postmortem
+from postmortems import services as postmortems
+from postmortems.items import services as items
+from postmortems.models import ItemKind, ItemStatus, Postmortem, Priority, Verdict
 
 HISTORY_MARK = "(past)"
 HISTORY = [  # title, service slugs, severity weight
@@ -29,6 +31,7 @@ WEEKS = 12
 def seed(users, teams, services_by_slug, tiers):
     if not Incident.objects.filter(title__endswith=HISTORY_MARK).exists():
         _history(users, services_by_slug, tiers)
+        _published(users)
     _gateway_postmortem(users)
 
 
@@ -75,6 +78,36 @@ def _history(users, svc, tiers):
             Postmortem.objects.filter(incident=incident).update(draft_due_at=None)
 
 
+def _published(users):
+    """The four most recent serious incidents of the history: post-mortems written, reviewed and
+    published, their action items mostly done (what insights counts)."""
+    cmd, resp = users["commander"], users["responder"]
+    recent = (Postmortem.objects.filter(incident__title__endswith=HISTORY_MARK,
+                                        incident__severity__in=["P1", "P2"])
+              .order_by("-incident__started_at")[:4])
+    for number, postmortem in enumerate(recent):
+        if postmortem.draft_due_at:
+            drafting.draft_due(postmortem.pk, timezone.now())
+        else:
+            drafting.redraft(postmortem, by=cmd)
+        postmortem.refresh_from_db()
+        postmortem = postmortems.edit(
+            postmortem, by=cmd, version=postmortem.version,
+            contributing_factors="A configuration change reached every region at once.",
+            learnings="Stage configuration changes like code.")
+        for title, kind, done in (("Alert on the error budget burn rate", ItemKind.DETECT,
+                                   True),
+                                  ("Roll configuration out region by region", ItemKind.PREVENT,
+                                   number % 2 == 0)):
+            item = items.create(postmortem, by=cmd, title=title, owner=resp, kind=kind,
+                                priority=Priority.HIGH)
+            if done:
+                items.set_status(item, by=resp, status=ItemStatus.DONE)
+        postmortems.submit(postmortem, by=cmd, reviewers=[resp])
+        postmortems.review(postmortem, by=resp, verdict=Verdict.APPROVED)
+        postmortems.publish(postmortem, by=cmd)
+
+
 def _gateway_postmortem(users):
     """The demo's resolved card-payments incident gets its post-mortem drafted and started."""
     incident = Incident.objects.filter(title="Card payments declined at one processor").first()
@@ -83,8 +116,11 @@ def _gateway_postmortem(users):
     postmortem = Postmortem.objects.filter(incident=incident).first()
     if postmortem is None or postmortem.facts:
         return
+    cmd, resp = users["commander"], users["responder"]
     drafting.draft_due(postmortem.pk, timezone.now())
-    Postmortem.objects.filter(pk=postmortem.pk).update(
+    postmortem.refresh_from_db()
+    postmortem = postmortems.edit(
+        postmortem, by=cmd, version=postmortem.version,
         contributing_factors="Processor A rotated its TLS certificate to a chain our client "
                              "did not trust. Our health check only tested TCP, so traffic kept "
                              "flowing to a processor that declined every card.",
@@ -92,3 +128,13 @@ def _gateway_postmortem(users):
         went_badly="Nobody was paged for 20 minutes: declines are HTTP 200 with an error "
                    "body, and we alert only on 5xx.",
         got_lucky="It happened on a Sunday morning, our quietest hour.")
+    items.create(postmortem, by=cmd, title="Alert on the card decline rate, not only on 5xx",
+                 owner=resp, kind=ItemKind.DETECT, priority=Priority.HIGH)
+    items.create(postmortem, by=cmd, title="Health-check processors with a real test card",
+                 owner=cmd, kind=ItemKind.MITIGATE, priority=Priority.MEDIUM,
+                 ticket_url="https://tracker.example.com/PAY-412")
+    late = items.create(postmortem, by=cmd, title="Runbook: switching card processors",
+                        owner=resp, kind=ItemKind.PROCESS, priority=Priority.LOW)
+    # Two days late already: what an overdue item looks like.
+    late_by = timezone.localdate() - timedelta(days=2)
+    type(late).objects.filter(pk=late.pk).update(due_on=late_by, next_reminder_at=None)
