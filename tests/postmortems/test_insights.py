@@ -69,7 +69,8 @@ def alert(integration, incident, count, first_seen):
 
 def integration(service, name):
     return Integration.objects.create(service=service, name=name, format="generic",
-                                      key_hash=hashlib.sha256(name.encode()).hexdigest(), key_prefix=name[:8])
+                                      key_hash=hashlib.sha256(name.encode()).hexdigest(),
+                                      key_prefix=name[:8])
 
 
 def item(incident, status, due, created, owner=None):
