@@ -8,7 +8,7 @@ the same filters, so a CSV always holds the numbers its chart shows.
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -145,7 +145,7 @@ def _filters(request, today: date) -> FilterForm:
 
 
 def _today() -> date:
-    return timezone.now().astimezone(figures.UTC).date()
+    return timezone.now().astimezone(UTC).date()
 
 
 @login_required
