@@ -495,3 +495,17 @@ def test_csv_queries_do_not_grow_with_rows(client, people, data, march,
     for slug in views.FIGURES:
         with django_assert_max_num_queries(8):
             client.get(reverse("insights:export", args=[slug]), march)
+
+
+def test_a_restricted_incident_granted_to_a_responder_counts_for_them(people, data, settings):
+    from incidents.permissions import grant_view
+
+    settings.RELAY_WORKING_HOURS_TZ = "America/New_York"
+    responder = people["responder"]
+    grant_view(data["incidents"]["G"], user=responder)
+    # G's page, its 100-event alert and its overdue item now count, as for the auditor.
+    assert figures.oncall_load(responder, MARCH).rows[0] == ["commander", 3, 2, 1]
+    assert figures.alert_services(responder, MARCH).rows[0] == ["Checkout API", 3, 108]
+    assert figures.action_items(responder, MARCH, TODAY).rows[0] == \
+        ["All teams", 6, 1, 1, 4, 3, 33.3]
+    assert figures.response_times(responder, MARCH).rows[1][1] == 2
