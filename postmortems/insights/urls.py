@@ -1,2 +1,9 @@
+from django.urls import path
+
+from postmortems.insights import views
+
 app_name = "insights"
-urlpatterns = []
+urlpatterns = [
+    path("insights/", views.index, name="index"),
+    path("insights/<slug:chart>.csv", views.export, name="export"),
+]
