@@ -230,6 +230,8 @@ class ActionItem(models.Model):
                          condition=Q(next_reminder_at__isnull=False)),
             models.Index(fields=["owner", "status", "due_on"], name="action_item_owner_idx"),
             models.Index(fields=["status", "due_on"], name="action_item_due_idx"),
+            # Insights: items created in a date range.
+            models.Index(fields=["created_at"], name="action_item_created_idx"),
         ]
 
     def __str__(self):

@@ -175,6 +175,9 @@ class SlaClock(models.Model):
         indexes = [
             models.Index(fields=["next_alert_at"], name="sla_clock_alert_due_idx",
                          condition=Q(next_alert_at__isnull=False)),
+            # SLA compliance over a period (comms.sla.reports, insights).
+            models.Index(fields=["started_at"], name="sla_clock_started_idx",
+                         condition=Q(replaced_at__isnull=True)),
             models.Index(fields=["due_at"], name="sla_clock_open_due_idx",
                          condition=Q(state__in=["running", "breached"])),
         ]

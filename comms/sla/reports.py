@@ -3,17 +3,24 @@ per customer over a period. Only incidents the viewer may see are counted."""
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 
+from accounts.guards import has_role_perm
 from comms.models import ClockState, SlaClock
-from incidents.permissions import visible_incidents
+from incidents.models import Incident
+from incidents.permissions import VIEW, visible_alerts
 
 OPEN_LIMIT = 100
 
 
 def _visible_clocks(user):
-    return SlaClock.objects.filter(replaced_at=None,
-                                   incident__in=visible_incidents(user).values("pk"))
+    """Live clocks of incidents this user may see, written as "less those of hidden restricted
+    incidents": PostgreSQL answers that from the few restricted incidents (a partial index)
+    instead of joining every incident to the clocks."""
+    clocks = SlaClock.objects.filter(replaced_at=None)
+    if not has_role_perm(user, VIEW):
+        return clocks.none()
+    return visible_alerts(user, clocks)
 
 
 def open_clocks(user) -> list[SlaClock]:
@@ -30,12 +37,17 @@ def period(start: date | None, end: date | None, today: date) -> tuple[date, dat
     return (start or end - timedelta(days=29)), end
 
 
-def compliance(user, start: date, end: date) -> dict[str, list[dict]]:
+def compliance(user, start: date, end: date, team=None) -> dict[str, list[dict]]:
     """Per tier and per customer: clocks started in the period, how many were met and breached
-    (a breach counts even while the clock still runs), and the share met of those decided."""
+    (a breach counts even while the clock still runs), and the share met of those decided. With
+    a team, only clocks of incidents on that team's services."""
     since = datetime.combine(start, time(0), UTC)
     until = datetime.combine(end + timedelta(days=1), time(0), UTC)
     clocks = _visible_clocks(user).filter(started_at__gte=since, started_at__lt=until)
+    if team is not None:
+        on_team = Incident.services.through.objects.filter(incident_id=OuterRef("incident_id"),
+                                                           service__team=team)
+        clocks = clocks.filter(Exists(on_team))
     counts = dict(
         total=Count("id"),
         met=Count("id", filter=Q(state=ClockState.MET)),

@@ -273,6 +273,8 @@ class Incident(models.Model):
             models.Index(
                 IS_CLOSED, "severity", "started_at", "id", name="incident_all_urgency_idx"
             ),
+            # Insights and reports: incidents that started in a date range.
+            models.Index(fields=["started_at"], name="incident_started_idx"),
             # Visibility filter: unrestricted rows are the common case.
             models.Index(
                 fields=["restricted"], name="incident_restricted_idx", condition=Q(restricted=True)

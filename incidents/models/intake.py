@@ -137,6 +137,8 @@ class Alert(models.Model):
             models.Index(
                 fields=["first_seen"], name="alert_unprocessed_idx", condition=Q(processed=False)
             ),
+            # Insights: alerts first seen in a date range (first_seen never changes on a repeat).
+            models.Index(fields=["first_seen"], name="alert_first_seen_idx"),
         ]
 
     def __str__(self):

@@ -119,6 +119,9 @@ class Page(models.Model):
             # delivery._recent_sends(): messages over one contact method in the throttle window.
             models.Index(fields=["user", "channel", "address", "sent_at"],
                          name="page_sent_by_method_idx", condition=Q(sent_at__isnull=False)),
+            # Insights' on-call load: pages (not notices) created in a date range.
+            models.Index(fields=["created_at"], name="page_created_idx",
+                         condition=Q(purpose="page")),
         ]
 
     def __str__(self):

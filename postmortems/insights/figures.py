@@ -231,8 +231,8 @@ SLA_COLUMNS = ["Clocks", "Met", "Breached", "Open", "Met %"]
 
 
 def sla(user, filters: Filters) -> dict[str, Table]:
-    """comms.sla.reports' compliance (clocks that started in the range; every team)."""
-    found = reports.compliance(user, filters.start, filters.end)
+    """comms.sla.reports' compliance (clocks that started in the range, of the chosen team)."""
+    found = reports.compliance(user, filters.start, filters.end, team=filters.team)
     return {
         key: Table([heading, *SLA_COLUMNS], [[r["name"], r["total"], r["met"], r["breached"],
                                              r["open"], r["share"]] for r in found[key]])

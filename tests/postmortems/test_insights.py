@@ -300,6 +300,23 @@ def test_sla_compliance_reuses_the_sla_report(people, data):
     assert tables["customers"].rows == []
 
 
+def test_sla_compliance_follows_the_team_and_visibility(people, data):
+    tier = CustomerTier.objects.create(name="Enterprise", slug="enterprise", rank=1)
+    # A (Checkout, Payments) met; C (Auth, Identity) breached; G (restricted, Payments) met.
+    for name, state in (("A", "met"), ("C", "breached"), ("G", "met")):
+        SlaClock.objects.create(incident=data["incidents"][name], kind="response",
+                                key="tier:x", tier=tier, severity="P1", source="tier",
+                                target_minutes=30, state=state, started_at=at(10, 10))
+    payments = Filters(MARCH.start, MARCH.end, data["payments"])
+    identity = Filters(MARCH.start, MARCH.end, data["identity"])
+    assert figures.sla(people["responder"], payments)["tiers"].rows == [
+        ["Enterprise", 1, 1, 0, 0, 100.0]]  # G is hidden from the responder
+    assert figures.sla(people["auditor"], payments)["tiers"].rows == [
+        ["Enterprise", 2, 2, 0, 0, 100.0]]
+    assert figures.sla(people["responder"], identity)["tiers"].rows == [
+        ["Enterprise", 1, 0, 1, 0, 0.0]]
+
+
 # --- the page ------------------------------------------------------------------------------------
 
 
