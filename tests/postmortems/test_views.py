@@ -306,8 +306,11 @@ def test_list_filters_by_state(client, postmortem, commander, reviewer, service)
     client.force_login(commander)
     html = client.get(reverse("postmortems:list") + "?state=published").content.decode()
     assert html.count('class="pm-row') == 1 and postmortem.incident.title in html
+    # Published with no open item: the incident's follow-up is complete.
+    assert html.count("Follow-up complete") == 1
     html = client.get(reverse("postmortems:list") + "?state=draft").content.decode()
     assert html.count('class="pm-row') == 1 and other.incident.title in html
+    assert "Follow-up complete" not in html
     html = client.get(reverse("postmortems:list") + "?state=%00junk&page=x").content.decode()
     assert html.count('class="pm-row') == 2
 
