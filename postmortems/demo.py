@@ -10,7 +10,16 @@ from datetime import timedelta
 from django.utils import timezone
 
 from incidents import services
-from incidents.models import Alert, Incident, Integration, Page, PagePurpose, Status
+from incidents.intake import services as intake
+from incidents.models import (
+    Alert,
+    Incident,
+    Integration,
+    IntegrationFormat,
+    Page,
+    PagePurpose,
+    Status,
+)
 from postmortems import drafting
 from postmortems import services as postmortems
 from postmortems.items import services as items
@@ -41,7 +50,6 @@ def _history(users, svc, tiers):
     as a commander would after the fact)."""
     rng = random.Random(13)
     cmd, resp = users["commander"], users["responder"]
-    integration = Integration.objects.order_by("id").first()
     now = timezone.now()
     for index in range(WEEKS * 3):
         title, slugs = HISTORY[index % len(HISTORY)]
@@ -61,21 +69,29 @@ def _history(users, svc, tiers):
         services.correct_milestones(
             incident, by=cmd, note="Times from the monitoring graphs.", detected_at=detected,
             acknowledged_at=acknowledged, mitigated_at=mitigated, resolved_at=resolved)
-        if integration is not None:
-            Alert.objects.create(
-                integration=integration, service=svc[slugs[0]], incident=incident,
-                dedup_key=f"demo-{index}", summary=title, status="resolved",
-                count=rng.randint(1, 40), first_seen=started, last_seen=mitigated,
-                resolved_at=mitigated, processed=True)
+        integration = _integration(svc[slugs[0]], "Grafana" if index % 3 else "Prometheus")
+        Alert.objects.create(
+            integration=integration, service=svc[slugs[0]], incident=incident,
+            dedup_key=f"demo-{index}", summary=title, status="resolved",
+            count=rng.randint(1, 40), first_seen=started, last_seen=mitigated,
+            resolved_at=mitigated, processed=True)
         for person in (resp, cmd)[:rng.randint(1, 2)]:
             page = Page.objects.create(
                 incident=incident, purpose=PagePurpose.PAGE, step=0, round=0, user=person,
                 channel="email", address=person.email, reason=f"demo-page:{index}",
                 status="delivered", due_at=started, sent_at=started, finished_at=started)
             Page.objects.filter(pk=page.pk).update(created_at=started)
-        # Old post-mortems were dealt with at the time; the timer drafts only the recent ones.
-        if started < now - timedelta(days=21):
-            Postmortem.objects.filter(incident=incident).update(draft_due_at=None)
+
+
+def _integration(service, tool: str) -> Integration:
+    """The service's demo integration of this monitoring tool (its key is never shown: the
+    history's alerts are written directly)."""
+    name = f"{service.name} · {tool}"
+    found = Integration.objects.filter(service=service, name=name).first()
+    if found:
+        return found
+    fmt = IntegrationFormat.GRAFANA if tool == "Grafana" else IntegrationFormat.ALERTMANAGER
+    return intake.create_integration(by=None, service=service, format=fmt, name=name)[0]
 
 
 def _published(users):

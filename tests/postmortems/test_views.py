@@ -315,6 +315,14 @@ def test_list_filters_by_state(client, postmortem, commander, reviewer, service)
     assert html.count('class="pm-row') == 2
 
 
+def test_list_says_when_no_post_mortem_is_planned(client, commander, service):
+    quiet = resolve(declare(by=commander, services=[service], severity=Severity.P4), commander)
+    assert quiet.level == "none"
+    client.force_login(commander)
+    html = client.get(reverse("postmortems:list")).content.decode()
+    assert "Not planned" in html and ">Draft<" not in html
+
+
 def test_list_is_empty_for_outsiders(client, postmortem, outsider):
     client.force_login(outsider)
     assert client.get(reverse("postmortems:list")).status_code == 403
