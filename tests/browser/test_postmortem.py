@@ -17,23 +17,17 @@ from tests.conftest import declare
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def add_action_item(page, postmortem, owner) -> None:
-    """Through the items section's form where it exists; else as the items service would."""
+def add_action_item(page, owner) -> None:
+    """Through the post-mortem's action-items section."""
     form = page.locator("form[action$='/postmortem/items/new/']")
-    if form.count():
-        form.locator("[name=title]").fill("Alert 14 days before a certificate expires")
-        form.locator("[name=owner]").select_option(label=owner.username)
-        form.locator("[name=due_on]").fill(
-            (timezone.localdate() + timedelta(days=14)).isoformat())
-        form.locator("[name=priority]").select_option("high")
-        form.locator("[name=kind]").select_option("detect")
-        form.locator("button[type=submit]").click()
-    else:
-        ActionItem.objects.create(postmortem=postmortem, incident=postmortem.incident,
-                                  title="Alert 14 days before a certificate expires",
-                                  owner=owner, priority="high", kind="detect",
-                                  due_on=timezone.localdate() + timedelta(days=14))
-        page.reload()
+    if not form.locator("[name=title]").is_visible():
+        page.locator("#action-items summary", has_text="Add an action item").click()
+    form.locator("[name=title]").fill("Alert 14 days before a certificate expires")
+    form.locator("[name=owner]").select_option(label=owner.username)
+    form.locator("[name=due_on]").fill((timezone.localdate() + timedelta(days=14)).isoformat())
+    form.locator("[name=priority]").select_option("high")
+    form.locator("[name=kind]").select_option("detect")
+    form.locator("button[type=submit]").click()
     expect(page.locator("#action-items")).to_contain_text("Alert 14 days before a certificate")
 
 
@@ -66,7 +60,7 @@ def test_from_resolution_to_published_post_mortem(live_server, open_page, comman
     page.locator("#save-sections").click()
     expect(page.locator("#section-learnings strong")).to_have_text("expiry")
 
-    add_action_item(page, postmortem, commander)
+    add_action_item(page, commander)
 
     page.locator("#submit-form").get_by_label("responder").check()
     page.locator("#submit-button").click()
@@ -96,3 +90,5 @@ def test_from_resolution_to_published_post_mortem(live_server, open_page, comman
     assert "Certificates need an **expiry** alert." in revision.markdown
     assert "Alert 14 days before a certificate expires" in revision.markdown
     assert Incident.objects.get(pk=incident.pk).status == "resolved"
+    item = ActionItem.objects.get(postmortem=postmortem)
+    assert (item.owner, item.priority, item.kind) == (commander, "high", "detect")
