@@ -1,7 +1,6 @@
 """Resolving an incident drafts its post-mortem: once, through the timer engine, keeping what
 people wrote when the facts are redrafted."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from incidents import services
 from incidents.models import EntryKind, Page, PagePurpose, Severity
 from postmortems import drafting
 from postmortems.models import Level, Postmortem, State
+from tests.concurrency import race
 from tests.conftest import declare
 from tests.oncall.conftest import add_contact
 
@@ -146,19 +146,6 @@ def test_two_racing_tickers_draft_once(commander):
     incident = declare(by=commander)
     postmortem = _resolve(incident, commander)
     now = timezone.now()
-    results, start = [], threading.Barrier(2)
-
-    def run():
-        start.wait()
-        try:
-            results.append(drafting.draft_due(postmortem.pk, now))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = race(lambda: drafting.draft_due(postmortem.pk, now))
     assert sorted(r is None for r in results) == [False, True]
     assert incident.timeline.filter(kind=EntryKind.POSTMORTEM).count() == 1

@@ -2,7 +2,6 @@
 hours' time zone, each once (also with two tickers racing), to the owner's contact methods through
 the page outbox; never for finished items, and neutral for restricted incidents."""
 
-import threading
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +13,7 @@ from config import timers
 from incidents.models import Incident, Page, PagePurpose, Severity
 from postmortems.items import reminders, services
 from postmortems.models import ActionItem, ItemStatus, Postmortem
+from tests.concurrency import race
 from tests.conftest import declare
 from tests.oncall.conftest import add_contact
 
@@ -166,20 +166,7 @@ def test_two_racing_tickers_remind_once(commander, responder, service):
     add_contact(responder)
     postmortem = Postmortem.objects.create(incident=declare(by=commander, services=[service]))
     item = _create(postmortem, commander, responder)
-    results, start = [], threading.Barrier(2)
-
-    def run():
-        start.wait()
-        try:
-            results.append(reminders.remind(item.pk, item.next_reminder_at))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = race(lambda: reminders.remind(item.pk, item.next_reminder_at))
     assert sorted(results, key=str) == [None, "before"]
     assert _notices().count() == 1
     item.refresh_from_db()

@@ -1,7 +1,6 @@
 """The update cadence: defaults by severity, set by hand, moved by publications, and the
 reminder with its prepared draft when an update comes due."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from config.errors import NotAllowed
 from incidents import services as incident_services
 from incidents.models import EntryKind, Page, PagePurpose, Severity, Status
 from tests.comms.messages.conftest import affect
+from tests.concurrency import race
 from tests.conftest import declare
 from tests.oncall.conftest import add_contact
 
@@ -160,20 +160,7 @@ def test_two_racing_runs_remind_once(commander):
     incident = declare(by=commander, commander=commander)
     add_contact(commander)
     row = _due(incident)
-    results, start = [], threading.Barrier(2)
-
-    def run():
-        start.wait()
-        try:
-            results.append(reminders.remind(row.pk, row.due_at))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = race(lambda: reminders.remind(row.pk, row.due_at))
     assert sorted(r is None for r in results) == [False, True]
     assert incident.timeline.filter(kind=EntryKind.MESSAGE, data__action="update_due").count() == 1
     assert Page.objects.filter(purpose=PagePurpose.NOTICE).count() == 1

@@ -26,6 +26,7 @@ from comms.status import services as status_services
 from config import outbound
 from incidents import services as incident_services
 from tests.comms.status.conftest import publish
+from tests.concurrency import race
 from tests.conftest import declare
 
 
@@ -346,20 +347,7 @@ def test_two_racing_deliverers_send_once(smtp_server, component):
     subscriber = _subscriber("once@example.test")
     notice = SubscriberNotice.objects.create(subscriber=subscriber, kind=NoticeKind.CONFIRM,
                                              key="confirm:race")
-    results, start = [], threading.Barrier(2)
-
-    def run():
-        start.wait()
-        try:
-            results.append(delivery.deliver(notice.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = race(lambda: delivery.deliver(notice.pk))
     assert sorted(results, key=str) == sorted([NoticeStatus.DELIVERED, None], key=str)
     assert [m["To"] for m in smtp_server] == ["once@example.test"]
     notice.refresh_from_db()
