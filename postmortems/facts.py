@@ -275,10 +275,14 @@ def _excerpt(incident: Incident, entries: list[dict]) -> list[dict]:
 def _cost(incident: Incident, entries: list[dict], end: datetime) -> dict:
     """Responder-hours from the record: each person from their first to their last entry (or
     page acknowledgement), at least MIN_INVOLVEMENT; the commander and communications lead until
-    the end, as they hold the incident until it is resolved. Weighted by the highest role held."""
+    the end, as they hold the incident until it is resolved. Weighted by the highest role held.
+    Only the response counts: entries after the end (a milestone corrected a week later, the
+    post-mortem's own steps) are not time spent on the incident."""
     spans: dict[str, list[datetime]] = defaultdict(list)
     roles: dict[str, str] = {}
     for e in entries:
+        if e["created_at"] > end:
+            continue
         name = e["actor__username"]
         if name:
             spans[name].append(e["created_at"])
@@ -287,8 +291,12 @@ def _cost(incident: Incident, entries: list[dict], end: datetime) -> dict:
             if holder:
                 spans[holder].append(e["created_at"])
                 roles[holder] = _higher(roles.get(holder), e["data"]["role"])
+        elif e["kind"] == EntryKind.DECLARED and e["data"].get("commander"):
+            # Declared with a commander: they hold it from the declaration.
+            spans[e["data"]["commander"]].append(e["created_at"])
+            roles[e["data"]["commander"]] = "commander"
     for role, user in (("commander", incident.commander), ("comms_lead", incident.comms_lead)):
-        if user is not None:
+        if user is not None and user.get_username() in spans:
             name = user.get_username()
             roles[name] = _higher(roles.get(name), role)
             spans[name].append(end)  # holds it until the end

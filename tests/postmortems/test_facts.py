@@ -186,6 +186,32 @@ def test_cost_is_responder_hours_weighted_by_role(history, settings):
     assert cost["amount"] == 479
 
 
+def test_cost_counts_only_the_response_not_what_came_after_the_end(history, clock, commander):
+    before = facts.gather(history, now=T0 + timedelta(hours=3))["cost"]
+    # A week later: the commander corrects a milestone and a responder who never worked on it
+    # adds a note. Neither is time spent on the response.
+    week_later = clock(7 * 24 * 60)
+    later = make_user("latecomer", "Responders")
+    services.correct_milestones(history, by=commander, detected_at=T0 + timedelta(minutes=1),
+                                note="The alert fired a minute in.")
+    services.add_note(history, text="Read the post-mortem.", by=later)
+    after = facts.gather(history, now=week_later)["cost"]
+    assert after == before
+
+
+def test_a_commander_named_at_declaration_holds_it_from_then(clock, commander, responder):
+    clock(0)
+    incident = declare(by=responder, commander=commander, title="Named at once")
+    clock(30)
+    services.transition(incident, to="resolved", by=responder)
+    incident.refresh_from_db()
+    cost = facts.gather(incident, now=T0 + timedelta(hours=1))["cost"]
+    assert cost["people"] == [
+        {"person": "commander", "role": "commander", "hours": 0.5, "weight": 1.5},
+        {"person": "responder", "role": "responder", "hours": 0.5, "weight": 1.0},
+    ]
+
+
 def test_excerpt_links_every_line_to_its_entry_and_the_record_to_verification(history):
     got = facts.gather(history, now=T0 + timedelta(hours=3))
     assert got["record"]["through_seq"] == history.timeline_seq
