@@ -11,13 +11,15 @@ from rest_framework.views import APIView
 
 from incidents import permissions as incident_permissions
 from postmortems import document, permissions
+from postmortems.items import services as items
 from postmortems.models import Postmortem, Revision
 
 REVISION_MAX = 2**31 - 1
 
 
 class IncidentPostmortem(APIView):
-    """The incident's post-mortem: level, state, revision, facts, sections and action items."""
+    """The incident's post-mortem: level, state, revision, facts, sections, action items and
+    where its follow-up stands."""
 
     permission_classes = [drf_permissions.IsAuthenticated]
 
@@ -35,7 +37,9 @@ class IncidentPostmortem(APIView):
         postmortem.incident = incident
         k = request.query_params.get("revision")
         if k is None:
-            return Response(document.content(postmortem))
+            # With where its follow-up stands: the incident counts as closed once `complete`.
+            return Response({**document.content(postmortem),
+                             "follow_up": items.follow_up(postmortem)})
         return Response(_revision(postmortem, k).content)
 
 

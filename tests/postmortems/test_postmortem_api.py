@@ -45,6 +45,8 @@ def test_api_answers_the_document_as_json(postmortem, commander, auditor):
     assert body["facts"]["key_times"][0]["name"] == "started"
     assert body["action_items"][0]["title"] == "Expiry alert"
     assert body["action_items"][0]["owner"] == "commander"
+    # Not published yet: the incident's follow-up is not complete.
+    assert body["follow_up"] == {"total": 1, "open": 1, "overdue": 0, "complete": False}
     assert body["published_at"] is None
 
 
