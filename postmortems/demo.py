@@ -10,16 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from incidents import services
-from incidents.intake import services as intake
-from incidents.models import (
-    Alert,
-    Incident,
-    Integration,
-    IntegrationFormat,
-    Page,
-    PagePurpose,
-    Status,
-)
+from incidents.models import Alert, Incident, Integration, Page, PagePurpose, Status
 from postmortems import drafting
 from postmortems import services as postmortems
 from postmortems.items import services as items
@@ -69,29 +60,20 @@ def _history(users, svc, tiers):
         services.correct_milestones(
             incident, by=cmd, note="Times from the monitoring graphs.", detected_at=detected,
             acknowledged_at=acknowledged, mitigated_at=mitigated, resolved_at=resolved)
-        integration = _integration(svc[slugs[0]], "Grafana" if index % 3 else "Prometheus")
-        Alert.objects.create(
-            integration=integration, service=svc[slugs[0]], incident=incident,
-            dedup_key=f"demo-{index}", summary=title, status="resolved",
-            count=rng.randint(1, 40), first_seen=started, last_seen=mitigated,
-            resolved_at=mitigated, processed=True)
+        # Alerts from the integrations seed_demo made (whose keys it showed), where there is one.
+        integration = Integration.objects.filter(service=svc[slugs[0]]).order_by("id").first()
+        if integration is not None:
+            Alert.objects.create(
+                integration=integration, service=svc[slugs[0]], incident=incident,
+                dedup_key=f"demo-{index}", summary=title, status="resolved",
+                count=rng.randint(1, 40), first_seen=started, last_seen=mitigated,
+                resolved_at=mitigated, processed=True)
         for person in (resp, cmd)[:rng.randint(1, 2)]:
             page = Page.objects.create(
                 incident=incident, purpose=PagePurpose.PAGE, step=0, round=0, user=person,
                 channel="email", address=person.email, reason=f"demo-page:{index}",
                 status="delivered", due_at=started, sent_at=started, finished_at=started)
             Page.objects.filter(pk=page.pk).update(created_at=started)
-
-
-def _integration(service, tool: str) -> Integration:
-    """The service's demo integration of this monitoring tool (its key is never shown: the
-    history's alerts are written directly)."""
-    name = f"{service.name} · {tool}"
-    found = Integration.objects.filter(service=service, name=name).first()
-    if found:
-        return found
-    fmt = IntegrationFormat.GRAFANA if tool == "Grafana" else IntegrationFormat.ALERTMANAGER
-    return intake.create_integration(by=None, service=service, format=fmt, name=name)[0]
 
 
 def _published(users):
