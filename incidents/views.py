@@ -6,11 +6,11 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import DomainError
 from config.forms import add_errors
+from config.navigation import safe_next
 from incidents import forms, permissions, queries, services
 from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident, Service
 from incidents.paging import escalation, leads
@@ -254,10 +254,7 @@ def _after_change(request, incident):
 
 def _next_url(request) -> str | None:
     """Lists (dashboard, My on-call) acknowledge in place and ask to come back."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return None
+    return safe_next(request)
 
 
 def _render_panel(request, incident, bound=None, status=200):

@@ -9,16 +9,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, F, IntegerField, Value, When
-from django.http import Http404
-from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.guards import has_role_perm
 from config.errors import DomainError
 from config.forms import add_errors
+from config.navigation import safe_next
 from incidents import permissions as incident_permissions
 from incidents.models import Incident
 from postmortems import permissions as perms
@@ -214,24 +214,21 @@ def _show(form, error) -> None:
 
 
 def _next(request, number: int) -> str:
-    """Where a plain form post returns: the page it came from when that is ours, else the
-    post-mortem's page (or this section's own page until the post-mortem page exists)."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                   require_https=request.is_secure()):
+    """Where a plain form post returns: the page it came from when that is a path of ours, else
+    the post-mortem's page at its action items."""
+    target = safe_next(request)
+    if target:
         return target
     if request.method == "GET" and not request.htmx:
         return request.get_full_path()
-    try:
-        return reverse("postmortems:detail", args=[number])
-    except NoReverseMatch:
-        return reverse("items:incident-items", args=[number])
+    return reverse("postmortems:page", args=[number]) + "#action-items"
 
 
 def _changed(request, postmortem: Postmortem, done: str):
     if not request.htmx:
         messages.success(request, done)
-        return redirect(_next(request, postmortem.incident_id))
+        # Never redirect(): a `next` that is not a path would be looked up as a URL name.
+        return HttpResponseRedirect(_next(request, postmortem.incident_id))
     response = _render(request, postmortem)
     response["HX-Trigger"] = "relay:changed"
     return response
