@@ -15,6 +15,15 @@ def add_errors(form: forms.Form, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages)
 
 
+def show_error(form: forms.Form, error) -> None:
+    """Show what a service function refused, a ValidationError or a config.errors.DomainError,
+    on the form: beside the field it names when the form has that field, else form-wide."""
+    if isinstance(error, ValidationError):
+        add_errors(form, error)
+    else:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
 # A 64-bit signed integer: what an AutoField/BigAutoField can hold on either database.
 _KEY_RANGE = range(-(2 ** 63), 2 ** 63)
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import DomainError
-from config.forms import add_errors
+from config.forms import add_errors, show_error
 from config.navigation import safe_next
 from incidents import forms, permissions, queries, services
 from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident, Service
@@ -232,10 +232,8 @@ def _action(form_name, form_class, apply, *, needs_incident_form=False, correct=
         if form.is_valid():
             try:
                 apply(incident, request.user, form.cleaned_data)
-            except ValidationError as error:
-                add_errors(form, error)
-            except DomainError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
+            except (ValidationError, DomainError) as error:
+                show_error(form, error)
             else:
                 return _after_change(request, incident)
         return _render_panel(request, _incident(request, number), (form_name, form), status=400)

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import DomainError
-from config.forms import add_errors
+from config.forms import show_error
 from incidents import permissions as incident_permissions
 from incidents.markdown import render as render_markdown
 from postmortems import document, drafting, forms, permissions, services
@@ -63,7 +63,7 @@ def set_level(request, number):
         try:
             services.set_level(postmortem, by=request.user, level=form.cleaned_data["level"])
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _changed(request, incident)
     if request.htmx:
@@ -121,7 +121,7 @@ def edit(request, number):
             form = forms.SectionsForm.refused(error.current, error.message)
             extra["stale_text"] = data
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _back(incident, "editor")
     return _page(request, incident, postmortem, {"sections_form": form, **extra}, status=400)
@@ -146,7 +146,7 @@ def submit(request, number):
             services.submit(postmortem, by=request.user,
                             reviewers=list(form.cleaned_data["reviewers"]))
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _back(incident, "review")
     return _page(request, incident, postmortem, {"reviewers_form": form}, status=400)
@@ -163,7 +163,7 @@ def review(request, number):
         try:
             services.review(postmortem, by=request.user, **form.cleaned_data)
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _back(incident, "review")
     return _page(request, incident, postmortem, {"verdict_form": form}, status=400)
@@ -187,7 +187,7 @@ def correct(request, number):
         try:
             services.correct(postmortem, by=request.user, reason=form.cleaned_data["reason"])
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _back(incident, "editor")
     return _page(request, incident, postmortem, {"correction_form": form}, status=400)
@@ -372,13 +372,6 @@ def _can_set_level(user, incident) -> bool:
 def _require_writer(user) -> None:
     if not permissions.can_write(user):
         raise PermissionDenied("Your role cannot write post-mortems.")
-
-
-def _show(form, error) -> None:
-    if isinstance(error, ValidationError):
-        add_errors(form, error)
-    else:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def _back(incident, anchor: str):

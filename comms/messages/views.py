@@ -16,7 +16,7 @@ from comms.messages import cadence, drafts, forms, services
 from comms.messages import permissions as perms
 from comms.models import CustomerMessage, MessageDelivery, Phase, UpdateCadence
 from config.errors import DomainError
-from config.forms import add_errors
+from config.forms import add_errors, show_error
 from incidents import permissions
 
 ACTIONS = {"submit": services.submit, "approve": services.approve,
@@ -44,7 +44,7 @@ def new_message(request, number):
         try:
             services.draft(incident, by=request.user, **data)
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _changed(request, incident)
     return _render(request, incident, {"new_form": form}, status=400)
@@ -68,7 +68,7 @@ def edit_message(request, pk):
             form = forms.MessageForm.refused(error.current, error.message)
             extra["stale_text"] = data
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _changed(request, incident)
     return _render(request, incident, {"edit_forms": {message.pk: form}, **extra}, status=400)
@@ -103,7 +103,7 @@ def set_cadence(request, number):
         try:
             cadence.set_cadence(incident, by=request.user, minutes=form.cleaned_data["minutes"])
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _changed(request, incident)
     return _render(request, incident, {"cadence_form": form}, status=400)
@@ -162,13 +162,6 @@ def _message(request, pk):
     incident = permissions.get_visible_incident(request.user, message.incident_id)
     message.incident = incident
     return message, incident
-
-
-def _show(form, error) -> None:
-    if isinstance(error, ValidationError):
-        add_errors(form, error)
-    else:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def _changed(request, incident):

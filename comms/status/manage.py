@@ -14,7 +14,7 @@ from comms.models import Component, ComponentGroup, Maintenance, MaintenanceStat
 from comms.status import manage_forms as forms
 from comms.status import public, services
 from config.errors import DomainError, NotAllowed
-from config.forms import add_errors
+from config.forms import add_errors, show_error
 
 VIEW, CHANGE = "comms.view_component", "comms.change_component"
 RECENT_MAINTENANCES = 10
@@ -39,7 +39,7 @@ def _refused(form, error: DomainError) -> None:
     """A refusal from the services, beside its field when it names one."""
     if isinstance(error, NotAllowed):
         raise PermissionDenied(error.message) from None
-    form.add_error(error.field if error.field in form.fields else None, error.message)
+    show_error(form, error)
 
 
 # --- The overview -------------------------------------------------------------------------------

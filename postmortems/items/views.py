@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.guards import has_role_perm
 from config.errors import DomainError
-from config.forms import add_errors
+from config.forms import show_error
 from config.navigation import safe_next
 from incidents import permissions as incident_permissions
 from incidents.models import Incident
@@ -85,7 +85,7 @@ def new_item(request, number):
         try:
             item = services.create(postmortem, by=request.user, **data)
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _changed(request, postmortem, f"Added “{item.title}”.")
     return _render(request, postmortem, {"new_form": form}, status=400)
@@ -107,7 +107,7 @@ def edit_item(request, pk):
             form = forms.ItemForm.refused(error.current, error.message)
             bound["stale"] = {"item": item.pk, "data": data}
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _changed(request, postmortem, f"Saved “{form.cleaned_data['title']}”.")
     return _render(request, postmortem, {"edit_forms": {item.pk: form}, **bound}, status=400)
@@ -122,7 +122,7 @@ def set_status(request, pk):
         try:
             item = services.set_status(item, by=request.user, **form.cleaned_data)
         except (ValidationError, DomainError) as error:
-            _show(form, error)
+            show_error(form, error)
         else:
             return _changed(request, postmortem,
                             f"“{item.title}” is {item.get_status_display().lower()}.")
@@ -204,13 +204,6 @@ def _item(request, pk) -> tuple[ActionItem, Postmortem]:
     if not perms.can_update_item(request.user, item):
         raise PermissionDenied("Only Responders and the item's owner can change an action item.")
     return item, postmortem
-
-
-def _show(form, error) -> None:
-    if isinstance(error, ValidationError):
-        add_errors(form, error)
-    else:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def _next(request, number: int) -> str:
