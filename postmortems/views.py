@@ -141,15 +141,9 @@ def submit(request, number):
     incident, postmortem = _postmortem(request, number)
     _require_writer(request.user)
     form = forms.ReviewersForm(request.POST, incident=incident)
-    if form.is_valid():
-        try:
-            services.submit(postmortem, by=request.user,
-                            reviewers=list(form.cleaned_data["reviewers"]))
-        except (ValidationError, DomainError) as error:
-            show_error(form, error)
-        else:
-            return _back(incident, "review")
-    return _page(request, incident, postmortem, {"reviewers_form": form}, status=400)
+    return _with_form(request, incident, postmortem, form, "reviewers_form", "review",
+                      lambda data: services.submit(postmortem, by=request.user,
+                                                   reviewers=list(data["reviewers"])))
 
 
 @login_required
@@ -159,14 +153,8 @@ def review(request, number):
     if not postmortem.reviews.filter(reviewer=request.user).exists():
         raise PermissionDenied("Only the reviewers named for this post-mortem review it.")
     form = forms.VerdictForm(request.POST)
-    if form.is_valid():
-        try:
-            services.review(postmortem, by=request.user, **form.cleaned_data)
-        except (ValidationError, DomainError) as error:
-            show_error(form, error)
-        else:
-            return _back(incident, "review")
-    return _page(request, incident, postmortem, {"verdict_form": form}, status=400)
+    return _with_form(request, incident, postmortem, form, "verdict_form", "review",
+                      lambda data: services.review(postmortem, by=request.user, **data))
 
 
 @login_required
@@ -183,14 +171,22 @@ def correct(request, number):
     incident, postmortem = _postmortem(request, number)
     _require_writer(request.user)
     form = forms.CorrectionForm(request.POST)
+    return _with_form(request, incident, postmortem, form, "correction_form", "editor",
+                      lambda data: services.correct(postmortem, by=request.user,
+                                                    reason=data["reason"]))
+
+
+def _with_form(request, incident, postmortem, form, name: str, anchor: str, apply):
+    """Apply a valid form through the services and go back to the page at `anchor`; else the
+    page again with the form's errors beside their fields (400)."""
     if form.is_valid():
         try:
-            services.correct(postmortem, by=request.user, reason=form.cleaned_data["reason"])
+            apply(form.cleaned_data)
         except (ValidationError, DomainError) as error:
             show_error(form, error)
         else:
-            return _back(incident, "editor")
-    return _page(request, incident, postmortem, {"correction_form": form}, status=400)
+            return _back(incident, anchor)
+    return _page(request, incident, postmortem, {name: form}, status=400)
 
 
 def _act(request, incident, postmortem, action, anchor):
