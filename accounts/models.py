@@ -47,3 +47,16 @@ class ApiToken(models.Model):
         self.key_hash = hash_token(raw)
         self.prefix = raw[:14]
         return raw
+
+
+class Profile(models.Model):
+    """A person's own settings. time_zone is empty until chosen: the browser's zone is used."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="relay_profile")
+    time_zone = models.CharField(
+        max_length=64, blank=True,
+        help_text="Times on every page are shown in this zone. Empty: your browser's zone.")
+
+    def __str__(self):
+        return f"Settings of {self.user}"

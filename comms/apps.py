@@ -8,12 +8,15 @@ class CommsConfig(AppConfig):
     def ready(self):
         from config import timers
         from incidents.timeline import on_record
-        from incidents.views import add_incident_panel
+        from incidents.views import add_incident_facts, add_incident_panel
 
         # Beside the timeline on the incident page, in this order.
         for panel in ("customers:incident-panel", "sla:incident-panel",
                       "messages:incident-panel"):
             add_incident_panel(panel)
+        from comms.facts import incident_facts
+
+        add_incident_facts(incident_facts)
 
         # Customer messages: the update cadence follows the incident; due updates and
         # deliveries are timer sources.

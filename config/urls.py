@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("postmortems.items.urls")),
     path("", include("postmortems.insights.urls")),
     path("oncall/", include("oncall.urls")),
+    path("accounts/", include("accounts.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
          name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -7,7 +7,7 @@ from config import timerange
 from config.forms import ModelChoiceField, ModelMultipleChoiceField
 from incidents.models import CustomerTier, Incident, Service, Severity, Status
 from incidents.queries import SORTS, parse_reference
-from incidents.services import DESCRIPTION_MAX, NOTE_MAX, TITLE_MAX
+from incidents.services import DESCRIPTION_MAX, NOTE_MAX, TITLE_MAX, UPDATE_TEXT_MAX
 from oncall.models import Team
 
 User = get_user_model()
@@ -56,15 +56,77 @@ class DeclareForm(forms.Form):
 
 
 class TransitionForm(forms.Form):
+    """The status menu offers the next step first (Incident.status_menu); a step back, or
+    reopening, asks to be confirmed with `confirm` so one slip of the finger cannot undo work."""
+
     status = forms.ChoiceField(choices=(), widget=Select)
     note = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.TextInput(
         attrs={"id": "id_transition_note", "aria-label": "Note", "placeholder": "Why (optional)"}))
+    confirm = forms.BooleanField(required=False, label="Yes, go back",
+                                 widget=forms.CheckboxInput(attrs={"id": "id_transition_confirm"}))
 
     def __init__(self, *args, incident: Incident, **kwargs):
         super().__init__(*args, **kwargs)
+        self.incident = incident
+        self.backwards = {value for value, back in incident.status_menu() if back}
         self.fields["status"].choices = [
-            (value, Status(value).label) for value in incident.allowed_next()
+            (value, status_choice_label(incident, value, back))
+            for value, back in incident.status_menu()
         ]
+
+    def clean(self):
+        data = super().clean()
+        to = data.get("status")
+        if to in self.backwards and not data.get("confirm"):
+            here = self.incident.get_status_display().lower()
+            verb = "reopens the incident" if self.incident.status == Status.RESOLVED \
+                else f"goes back from {here}"
+            self.add_error("confirm", f"This {verb} to {Status(to).label.lower()}: tick "
+                                      "“Yes, go back” to confirm.")
+        return data
+
+
+def status_choice_label(incident: Incident, value: str, back: bool) -> str:
+    label = Status(value).label
+    if not back:
+        return label
+    if incident.status == Status.RESOLVED:
+        return f"Reopen: {label.lower()}"
+    return f"Back to {label.lower()}"
+
+
+NEXT_UPDATE_CHOICES = [("", "When something changes"), ("15", "In 15 minutes"),
+                       ("30", "In 30 minutes"), ("60", "In 1 hour"), ("120", "In 2 hours"),
+                       ("240", "In 4 hours")]
+
+
+class UpdateForm(forms.Form):
+    """A structured status update (services.post_update)."""
+
+    status = forms.ChoiceField(choices=(), widget=Select(attrs={"id": "id_update_status"}),
+                               help_text="Moving forward here also changes the incident's status.")
+    known = forms.CharField(max_length=UPDATE_TEXT_MAX, label="What we know",
+                            widget=forms.Textarea(attrs={"rows": 2, "placeholder":
+                                                         "Impact, scope, cause if known"}))
+    doing = forms.CharField(max_length=UPDATE_TEXT_MAX, label="What we are doing",
+                            widget=forms.Textarea(attrs={"rows": 2, "placeholder":
+                                                         "Mitigation under way, next steps"}))
+    next_update_minutes = forms.TypedChoiceField(
+        choices=NEXT_UPDATE_CHOICES, coerce=int, empty_value=None, required=False,
+        label="Next update expected", widget=Select)
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        forward = [value for value, back in incident.status_menu()
+                   if not back and value != Status.DECLINED]
+        self.fields["status"].choices = [
+            (incident.status, f"{incident.get_status_display()} (no change)"),
+            *((value, Status(value).label) for value in forward)]
+        self.fields["status"].initial = incident.status
+
+
+class HandoverForm(forms.Form):
+    commander = ModelChoiceField(_people(), to_field_name="username")
 
 
 class SeverityForm(forms.Form):

@@ -2,7 +2,7 @@
 allowed, applies the change and writes the timeline in the same transaction. The web views, the
 htmx views, the API, management commands and tasks all call these."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -124,13 +124,23 @@ def transition(incident: Incident, *, to: str, by=None, actor_label: str = "",
 
 
 def acknowledge(incident: Incident, *, by=None, actor_label: str = "") -> Incident:
+    """Acknowledge a triggered incident. A person who acknowledges an incident that has no
+    commander becomes its commander, and the timeline says why; handing over is one click."""
     with transaction.atomic():
         _lock(incident)
         if incident.status != Status.TRIGGERED:
             raise InvalidTransition(
                 f"{incident.reference} is already {incident.get_status_display().lower()}.",
                 "status")
-        return transition(incident, to=Status.ACKNOWLEDGED, by=by, actor_label=actor_label)
+        transition(incident, to=Status.ACKNOWLEDGED, by=by, actor_label=actor_label)
+        if incident.commander_id is None and getattr(by, "pk", None):
+            incident.commander = by
+            incident.save(update_fields=["commander", "updated_at"])
+            record(incident, EntryKind.ROLE, by, actor_label=actor_label, new=_label(by),
+                   data={"role": "commander", "reason": "acknowledged"})
+            if incident.restricted:
+                permissions.grant_view(incident, user=by)
+        return incident
 
 
 def act_on_page(page, action: str, *, actor_label: str = "") -> Incident:
@@ -218,6 +228,41 @@ def _set_responders(incident: Incident, responders: list, by) -> None:
     if incident.restricted:
         for user in responders:
             permissions.grant_view(incident, user=user)
+
+
+UPDATE_TEXT_MAX = 2000
+NEXT_UPDATE_MAX_MINUTES = 24 * 60
+
+
+def post_update(incident: Incident, *, by=None, actor_label: str = "", status: str, known: str,
+                doing: str, next_update_minutes: int | None = None):
+    """A structured status update: the status, what we know, what we are doing and when the next
+    update is expected, as one timeline entry. A status other than the current one moves the
+    incident there first (its own lifecycle entry, as every status change has)."""
+    known = _clean_text(known, "known", UPDATE_TEXT_MAX, required=True)
+    doing = _clean_text(doing, "doing", UPDATE_TEXT_MAX, required=True)
+    if next_update_minutes is not None and not 1 <= next_update_minutes <= \
+            NEXT_UPDATE_MAX_MINUTES:
+        raise ValidationError({"next_update_minutes": "Choose between 1 minute and 24 hours."})
+    with transaction.atomic():
+        _lock(incident)
+        _require_open(incident)
+        if status != incident.status:
+            if status not in Status.values or status not in incident.allowed_next():
+                raise ValidationError({"status": f"{incident.reference} cannot move from "
+                                                 f"{incident.get_status_display().lower()} to "
+                                                 f"{status!r} in an update."})
+            transition(incident, to=status, by=by, actor_label=actor_label)
+        now = timezone.now()
+        next_at = now + timedelta(minutes=next_update_minutes) if next_update_minutes else None
+        return record(incident, EntryKind.UPDATE, by, actor_label=actor_label, new=status,
+                      data={"status": status, "known": known, "doing": doing,
+                            "next_update_at": next_at.isoformat() if next_at else None})
+
+
+def latest_update(incident: Incident):
+    """The newest structured update of an incident, or None."""
+    return incident.timeline.filter(kind=EntryKind.UPDATE).order_by("-seq").first()
 
 
 def add_note(incident: Incident, *, text: str, by=None, actor_label: str = ""):

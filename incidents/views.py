@@ -6,6 +6,8 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import DomainError
@@ -120,6 +122,10 @@ def _redirect(request, incident):
 # loaded by htmx on its own request (comms adds customers, SLA clocks and the communication log
 # in its AppConfig.ready()), so this app imports none of them.
 INCIDENT_PANELS: list[str] = []
+# Facts other apps add to the incident page's header: callables (incident, user) returning dicts
+# with "label", "value" (text or safe HTML) and "css" (comms adds affected customers and the SLA
+# clock closest to its target).
+INCIDENT_FACTS: list = []
 
 
 def add_incident_panel(url_name: str) -> None:
@@ -127,8 +133,27 @@ def add_incident_panel(url_name: str) -> None:
         INCIDENT_PANELS.append(url_name)
 
 
+def add_incident_facts(source) -> None:
+    if source not in INCIDENT_FACTS:
+        INCIDENT_FACTS.append(source)
+
+
 def incident_url(incident) -> str:
     return reverse("incidents:detail", args=[incident.pk])
+
+
+# The incident page's regions (templates/incidents/detail.html): each action answers with its own
+# region; the state regions are refreshed out of band after any change and by the timeline poll.
+REGION_OF = {
+    "acknowledge": "action-acknowledge", "transition": "action-transition",
+    "severity": "action-severity", "note": "action-note", "update": "action-update",
+    "roles": "action-roles", "details": "action-details", "milestones": "action-milestones",
+    "merge": "action-merge", "restrict": "action-visibility", "grant": "action-visibility",
+    "handover": "incident-header",
+}
+STATE_REGIONS = ("incident-header", "action-acknowledge", "action-transition", "action-severity",
+                 "action-update", "action-roles", "action-visibility")
+HANDOVER_CHOICES = 4  # one-click "hand over to …" buttons in the header
 
 
 @login_required
@@ -146,8 +171,24 @@ def _detail_context(request, incident, bound=None, show_all=None):
     if not show_all:
         entries = entries[:TIMELINE_PAGE]
     entries = permissions.hide_unseen_links(user, reversed(entries))
+    context = _state_context(request, incident, bound)
+    context.update({
+        "entries": entries,
+        "hidden_entries": incident.timeline_seq - len(entries),
+        "severity_help": SEVERITY_DESCRIPTIONS,
+        "teams": Team.objects.all() if incident.restricted else (),
+        "panels": INCIDENT_PANELS,
+    })
+    return context
+
+
+def _state_context(request, incident, bound=None):
+    """What the header and the action regions need: also rendered by the timeline poll and
+    after every action, so it stays a handful of queries."""
+    user = request.user
     can_edit = permissions.can_edit(user, incident) and incident.status != "merged"
     forms_by_name = {
+        "acknowledge": _NoFields(),
         "transition": forms.TransitionForm(incident=incident),
         "severity": forms.SeverityForm(initial={"severity": incident.severity}),
         "roles": forms.RolesForm(initial={
@@ -156,6 +197,7 @@ def _detail_context(request, incident, bound=None, show_all=None):
             "responders": [u.username for u in incident.responders.all()],
         }),
         "note": forms.NoteForm(),
+        "update": forms.UpdateForm(incident=incident),
         "details": forms.DetailsForm(initial={
             "title": incident.title, "description": incident.description,
             "services": list(incident.services.all()),
@@ -166,25 +208,40 @@ def _detail_context(request, incident, bound=None, show_all=None):
             if name != "note"
         }),
         "merge": forms.MergeForm(),
+        "restrict": forms.RestrictForm(),
         "grant": forms.GrantForm(),
+        "handover": forms.HandoverForm(),
     }
     if bound is not None:
         forms_by_name[bound[0]] = bound[1]
+    latest = services.latest_update(incident)
+    next_at = parse_datetime(latest.data.get("next_update_at") or "") if latest else None
     return {
         "incident": incident,
-        "entries": entries,
-        "hidden_entries": incident.timeline_seq - len(entries),
         "merged_into_visible": _merged_into_visible(user, incident),
         "last_seq": incident.timeline_seq,
         "can_edit": can_edit,
         "can_correct": can_edit and permissions.can_correct_milestones(user, incident),
         "forms": forms_by_name,
-        "severity_help": SEVERITY_DESCRIPTIONS,
         "poll_seconds": settings.RELAY_TIMELINE_POLL_SECONDS,
-        "teams": Team.objects.all() if incident.restricted else (),
         "bound_form": bound[1] if bound else None,
-        "panels": INCIDENT_PANELS,
+        "latest_update": latest,
+        "next_update_overdue": bool(next_at and next_at < timezone.now()),
+        "handover_to": _handover_to(incident) if can_edit else (),
+        "extra_facts": [fact for source in INCIDENT_FACTS for fact in source(incident, user)],
+        "state_regions": STATE_REGIONS,
     }
+
+
+def _handover_to(incident) -> list:
+    """People the commander role can be handed to in one click: the comms lead and responders."""
+    people = [incident.comms_lead, *incident.responders.all()]
+    seen, result = {incident.commander_id}, []
+    for person in people:
+        if person is not None and person.pk not in seen:
+            seen.add(person.pk)
+            result.append(person)
+    return result[:HANDOVER_CHOICES]
 
 
 def _merged_into_visible(user, incident) -> bool:
@@ -197,7 +254,8 @@ def _merged_into_visible(user, incident) -> bool:
 @require_GET
 def timeline_poll(request, number):
     """New entries after ?after=<seq>: 204 when none, 286 (stop polling) once the incident is
-    closed and nothing is left to show. Appended entries also refresh the header out of band."""
+    closed and nothing is left to show. Appended entries also refresh the header and the action
+    regions out of band (relay.js keeps what is being typed in them)."""
     try:
         after = int(request.GET.get("after", "0"))
     except ValueError:
@@ -211,15 +269,15 @@ def timeline_poll(request, number):
     incident = _incident(request, number)
     entries = permissions.hide_unseen_links(request.user, incident.timeline.filter(
         seq__gt=after).select_related("actor").order_by("seq"))
-    context = {"incident": incident, "entries": entries, "last_seq": entries[-1].seq,
-               "merged_into_visible": _merged_into_visible(request.user, incident),
-               "poll_seconds": settings.RELAY_TIMELINE_POLL_SECONDS, "oob": True}
+    context = _state_context(request, incident)
+    context.update({"entries": entries, "last_seq": entries[-1].seq, "oob": True})
     return render(request, "incidents/detail.html#timeline-update", context)
 
 
 def _action(form_name, form_class, apply, *, needs_incident_form=False, correct=False):
     """Build a POST view: validate `form_class`, call `apply(incident, user, data)` (a service
-    call), then answer with the refreshed panel (htmx) or a redirect; errors → 400 in place."""
+    call), then answer with the action's own region and the refreshed state regions (htmx) or a
+    redirect; errors → 400 with only the action's region, the errors beside its fields."""
 
     @login_required
     @require_POST
@@ -235,17 +293,18 @@ def _action(form_name, form_class, apply, *, needs_incident_form=False, correct=
             except (ValidationError, DomainError) as error:
                 show_error(form, error)
             else:
-                return _after_change(request, incident)
-        return _render_panel(request, _incident(request, number), (form_name, form), status=400)
+                return _after_change(request, incident, form_name)
+        return _answer(request, _incident(request, number), form_name, (form_name, form),
+                       status=400)
 
     view.__name__ = f"{form_name}_view"
     return view
 
 
-def _after_change(request, incident):
+def _after_change(request, incident, form_name):
     if not request.htmx:
         return redirect(_next_url(request) or incident_url(incident))
-    response = _render_panel(request, _incident(request, incident.pk))
+    response = _answer(request, _incident(request, incident.pk), form_name, changed=True)
     response["HX-Trigger"] = "relay:changed"
     return response
 
@@ -255,10 +314,19 @@ def _next_url(request) -> str | None:
     return safe_next(request)
 
 
-def _render_panel(request, incident, bound=None, status=200):
-    context = _detail_context(request, incident, bound, show_all=False)
-    template = "incidents/detail.html#panel" if request.htmx else "incidents/detail.html"
-    return render(request, template, context, status=status)
+def _answer(request, incident, form_name, bound=None, status=200, changed=False):
+    """htmx: the action's region (and, after a change, the other state regions out of band);
+    a plain form post with errors: the whole page."""
+    if not request.htmx:
+        context = _detail_context(request, incident, bound, show_all=False)
+        return render(request, "incidents/detail.html", context, status=status)
+    main = REGION_OF[form_name]
+    context = _state_context(request, incident, bound)
+    context.update({"main": main, "changed": changed,
+                    "state_regions": [r for r in STATE_REGIONS if r != main],
+                    "update_open": form_name == "update" and not changed,
+                    "visibility_open": main == "action-visibility"})
+    return render(request, "incidents/detail.html#answer", context, status=status)
 
 
 def _acknowledge(incident, user, data):
@@ -278,8 +346,16 @@ def _roles(incident, user, data):
                           comms_lead=data["comms_lead"], responders=data["responders"])
 
 
+def _handover(incident, user, data):
+    services.assign_roles(incident, by=user, commander=data["commander"])
+
+
 def _note(incident, user, data):
     services.add_note(incident, text=data["text"], by=user)
+
+
+def _update(incident, user, data):
+    services.post_update(incident, by=user, **data)
 
 
 def _details(incident, user, data):
@@ -315,7 +391,9 @@ acknowledge = _action("acknowledge", _NoFields, _acknowledge)
 transition = _action("transition", forms.TransitionForm, _transition, needs_incident_form=True)
 severity = _action("severity", forms.SeverityForm, _severity)
 roles = _action("roles", forms.RolesForm, _roles)
+handover = _action("handover", forms.HandoverForm, _handover)
 note = _action("note", forms.NoteForm, _note)
+update = _action("update", forms.UpdateForm, _update, needs_incident_form=True)
 details = _action("details", forms.DetailsForm, _details)
 milestones = _action("milestones", forms.MilestonesForm, _milestones, correct=True)
 merge = _action("merge", forms.MergeForm, _merge)

@@ -4,10 +4,11 @@ the internal updates (notes and status changes) since the last published message
 
 import string
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.dateparse import parse_datetime
 
 from comms.messages import permissions as perms
 from comms.models import CustomerMessage, MessageState, MessageTemplate, Phase, UpdateCadence
@@ -21,8 +22,10 @@ PLACEHOLDERS = {
     "services": "the affected services, by name",
     "impact": "the incident's description (its first paragraph), else its title",
     "customers": "the affected customers, by name (every recipient sees all of them)",
-    "updates": "notes and status changes since the last published message, one a line, "
-               "with their times (UTC)",
+    "updates": "status updates, notes and status changes since the last published message, "
+               "one a line, with their times (UTC)",
+    "known": "what we know, from the latest status update",
+    "doing": "what we are doing, from the latest status update",
     "next_update": "when the next update is due (UTC)",
 }
 
@@ -108,13 +111,24 @@ def save_template(*, by, phase: str, subject: str, body: str) -> MessageTemplate
 def facts(incident: Incident, now: datetime, cadence: UpdateCadence | None) -> dict:
     since = (CustomerMessage.objects.filter(incident=incident, state=MessageState.PUBLISHED)
              .order_by("-published_at").values_list("published_at", flat=True).first())
-    entries = incident.timeline.filter(kind__in=[EntryKind.NOTE, EntryKind.STATUS])
+    entries = incident.timeline.filter(
+        kind__in=[EntryKind.NOTE, EntryKind.STATUS, EntryKind.UPDATE])
     if since:
         entries = entries.filter(created_at__gt=since)
-    lines = [_line(e) for e in entries.order_by("seq")]
+    entries = list(entries.order_by("seq"))
+    lines = [_line(e) for e in entries]
     description = incident.description.strip().split("\n\n")[0].strip()
-    next_update = (f"{now + timedelta(minutes=cadence.minutes):%H:%M} UTC" if cadence
-                   else "the next change")
+    # The latest structured update is the source of record: what we know and do, and when the
+    # next update comes (unless the message cadence says).
+    update = next((e for e in reversed(entries) if e.kind == EntryKind.UPDATE), None) or \
+        incident.timeline.filter(kind=EntryKind.UPDATE).order_by("-seq").first()
+    promised = parse_datetime((update.data.get("next_update_at") or "") if update else "")
+    if cadence:
+        next_update = f"{now + timedelta(minutes=cadence.minutes):%H:%M} UTC"
+    elif promised and promised > now:
+        next_update = f"{promised.astimezone(UTC):%H:%M} UTC"
+    else:
+        next_update = "the next change"
     return {
         "incident": incident.reference,
         "severity": incident.severity,
@@ -123,13 +137,24 @@ def facts(incident: Incident, now: datetime, cadence: UpdateCadence | None) -> d
         "customers": ", ".join(c.name for c in incident.customers.all()) or "—",
         "updates": "\n".join(lines) or "- No new updates since the last message.",
         "next_update": next_update,
+        "known": _flat(update.data.get("known", "")) if update else "—",
+        "doing": _flat(update.data.get("doing", "")) if update else "—",
     }
+
+
+def _flat(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def _line(entry) -> str:
     when = f"{entry.created_at:%H:%M} UTC"
     if entry.kind == EntryKind.STATUS:
         return f"- {when}: status changed to {Status(entry.new_value).label.lower()}"
+    if entry.kind == EntryKind.UPDATE:
+        status = Status(entry.data["status"]).label if entry.data.get("status") in Status.values \
+            else entry.data.get("status", "")
+        return (f"- {when}: {status}. What we know: {_flat(entry.data.get('known', ''))} "
+                f"What we are doing: {_flat(entry.data.get('doing', ''))}")
     return f"- {when}: {' '.join(entry.note.split())}"
 
 

@@ -107,6 +107,8 @@ OPEN_STATUSES = (
     Status.MONITORING,
 )
 CLOSED_STATUSES = (Status.RESOLVED, Status.DECLINED, Status.MERGED)
+# The order work moves in; a move to an earlier status goes back (or reopens) and is confirmed.
+LIFECYCLE_ORDER = (*OPEN_STATUSES, Status.RESOLVED)
 
 # Milestones in the order they must keep; MTTA, MTTR and SLA figures are computed from them.
 MILESTONES = ("started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at")
@@ -303,6 +305,17 @@ class Incident(models.Model):
     def allowed_next(self) -> list[str]:
         return [s for s in Status.values if s in TRANSITIONS[self.status]]
 
+    def status_menu(self) -> list[tuple[str, bool]]:
+        """The statuses a person may move to, as (status, goes_back), in the order a menu offers
+        them: the next step of the work first, then further forward, declining, and last the
+        steps back (nearest first) that a person must confirm."""
+        here = LIFECYCLE_ORDER.index(self.status) if self.status in LIFECYCLE_ORDER else 0
+        allowed = self.allowed_next()
+        forward = [s for s in LIFECYCLE_ORDER[here + 1:] if s in allowed]
+        back = [s for s in reversed(LIFECYCLE_ORDER[:here]) if s in allowed]
+        other = [s for s in allowed if s not in forward and s not in back]
+        return [(s, False) for s in forward + other] + [(s, True) for s in back]
+
     def _since_start(self, until) -> timedelta | None:
         return (until - self.started_at) if until else None
 
@@ -354,6 +367,9 @@ class EntryKind(models.TextChoices):
     POSTMORTEM = "postmortem", "Post-mortem"
     # The public status page (comms.status): a component this incident moved.
     STATUS_PAGE = "status_page", "Status page"
+    # A structured status update (services.post_update): status, what we know, what we are doing
+    # and when the next update is expected, in data; the source of customer-message drafts.
+    UPDATE = "update", "Status update"
 
 
 class TimelineEntry(models.Model):

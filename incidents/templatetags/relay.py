@@ -3,8 +3,12 @@ from datetime import timedelta
 from django import template
 from django.core.cache import caches
 from django.template.loader import get_template
+from django.utils import dateformat, timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from accounts import timezones
 from incidents import markdown
 from incidents.models import Status
 from incidents.paging import leads
@@ -99,3 +103,35 @@ def timeline_entries(entries) -> str:
     if missing:
         cache.set_many(missing, timeout=None)
     return mark_safe("".join(found.get(key) or missing[key] for key in keys))  # noqa: S308
+
+
+def ago(value, now=None) -> str:
+    """"12 min ago", "in 5 min": the relative time people scan for; relay.js keeps it fresh."""
+    seconds = ((now or timezone.now()) - value).total_seconds()
+    future, seconds = seconds < 0, abs(int(seconds))
+    if seconds < 60:
+        return "just now" if not future else "in under a minute"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            amount = f"{seconds // size} {unit}"
+            return f"in {amount}" if future else f"{amount} ago"
+    return ""
+
+
+@register.simple_tag
+def local_time(value, fmt="M j, H:i", relative=False):
+    """A time in the reader's zone (accounts.timezones), labelled with the zone, the full date
+    in its tooltip and, with relative=True, how long ago."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    zone = timezones.label(local.tzinfo, local)
+    text = format_html('<time datetime="{}" title="{} {}">{} {}</time>', value.isoformat(),
+                       dateformat.format(local, "D j M Y, H:i:s"), zone,
+                       dateformat.format(local, fmt), zone)
+    if relative:
+        text += format_html(' <span class="ago" data-ago="{}">{}</span>', value.isoformat(),
+                            ago(value))
+    return text

@@ -421,9 +421,13 @@ def test_acknowledge_sets_status_and_milestone(incident, responder):
     assert response.json()["acknowledged_at"] is not None
     incident.refresh_from_db()
     assert incident.status == Status.ACKNOWLEDGED
-    entry = last_entry(incident)
-    assert (entry.kind, entry.new_value, entry.actor) == (
+    status, role = incident.timeline.order_by("seq")[1:3]
+    assert (status.kind, status.new_value, status.actor) == (
         EntryKind.STATUS, "acknowledged", responder)
+    # Nobody commanded it: whoever acknowledges becomes the commander, and the timeline says why.
+    assert (role.kind, role.new_value, role.data) == (
+        EntryKind.ROLE, "responder", {"role": "commander", "reason": "acknowledged"})
+    assert incident.commander == responder
 
 
 def test_acknowledge_twice_is_409(incident, responder):
@@ -432,7 +436,7 @@ def test_acknowledge_twice_is_409(incident, responder):
     response = client.post(url(incident, "acknowledge"))
     assert response.status_code == 409
     assert response.json()["status"] == [f"INC-{incident.pk} is already acknowledged."]
-    assert TimelineEntry.objects.filter(incident=incident).count() == 2
+    assert TimelineEntry.objects.filter(incident=incident).count() == 3  # declared, status, role
 
 
 def test_severity_change_writes_entry(incident, responder):

@@ -131,7 +131,8 @@ def test_acknowledge_sets_acknowledged_at_only(clock, commander):
     assert incident.status == Status.ACKNOWLEDGED
     assert incident.acknowledged_at == at
     assert (incident.mitigated_at, incident.resolved_at, incident.closed_at) == (None, None, None)
-    assert incident.timeline.last().data == {"acknowledged_at": at.isoformat()}
+    status = incident.timeline.get(kind=EntryKind.STATUS)
+    assert status.data == {"acknowledged_at": at.isoformat()}
 
 
 def test_acknowledge_only_from_triggered(commander):

@@ -62,9 +62,9 @@ def test_entries_are_numbered_from_one_without_gaps(incident, commander, respond
     services.transition(incident, to=Status.RESOLVED, by=commander)
 
     seqs = list(incident.timeline.order_by("seq").values_list("seq", flat=True))
-    assert seqs == [1, 2, 3, 4, 5]
+    assert seqs == [1, 2, 3, 4, 5, 6]  # acknowledging with no commander also names one
     incident.refresh_from_db()
-    assert incident.timeline_seq == 5
+    assert incident.timeline_seq == 6
 
 
 def test_numbering_is_per_incident(commander):

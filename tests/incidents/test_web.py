@@ -53,8 +53,12 @@ def test_htmx_post_returns_the_panel_fragment_and_triggers_a_timeline_refresh(
     response = as_responder.post(url("acknowledge", incident), **HTMX)
     body = response.content.decode()
     assert response.status_code == 200
-    assert 'id="incident-panel"' in body and "<html" not in body
-    assert "Acknowledged" in body
+    assert "<html" not in body
+    # Its own region first (the button is gone), then the header out of band, now acknowledged.
+    assert body.lstrip().startswith('<span id="action-acknowledge" hidden')
+    header = body[body.index('<header id="incident-header"'):]
+    assert 'hx-swap-oob="true"' in header[:200]
+    assert 'id="incident-status">Acknowledged<' in header
     assert response["HX-Trigger"] == "relay:changed"
     incident.refresh_from_db()
     assert incident.status == Status.ACKNOWLEDGED
@@ -258,7 +262,8 @@ def test_incident_page_queries_are_constant(as_responder, responder, service, ti
     incident = Incident.objects.get()
     for i in range(entries):
         services.add_note(incident, by=responder, text=f"note {i}")
-    with django_assert_max_num_queries(16):
+    # 16 + the latest structured update + comms' header facts (customers, the nearest SLA clock)
+    with django_assert_max_num_queries(19):
         response = as_responder.get(url("detail", incident))
     assert f"note {entries - 1}" in response.content.decode()
 

@@ -61,7 +61,7 @@ def test_a_used_link_cannot_act_again_even_after_the_state_allows_it(client, ann
     assert client.post(resolve).status_code == 200
     client.force_login(ann)
     client.post(reverse("incidents:transition", args=[incident.pk]),
-                {"status": "investigating"})
+                {"status": "investigating", "confirm": "on"})
     incident.refresh_from_db()
     assert incident.status == Status.INVESTIGATING  # reopened: resolving is possible again
     client.logout()
