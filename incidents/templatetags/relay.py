@@ -84,10 +84,12 @@ def actor(entry) -> str:
 ENTRY_TEMPLATE = "incidents/partials/_timeline_entry.html"
 
 
-def _entry_key(entry) -> str:
-    # The hash covers everything the entry says; the actor's name is the one outside input.
+def _entry_key(entry, zone: str) -> str:
+    # The hash covers everything the entry says; outside it are the actor's name, whether this
+    # reader may see the incident the entry links to, and the reader's time zone.
     name = entry.actor.get_username() if entry.actor_id else ""
-    return f"entry:{entry.pk}:{entry.hash}:{name}"
+    hidden = int(bool(getattr(entry, "hides_link", False)))
+    return f"entry:{entry.pk}:{entry.hash}:{name}:{hidden}:{zone}"
 
 
 @register.simple_tag
@@ -96,9 +98,11 @@ def timeline_entries(entries) -> str:
     served from the `timeline` cache: a long timeline costs one cache lookup, not hundreds of
     template renders."""
     cache = caches["timeline"]
-    keys = {_entry_key(entry): entry for entry in entries}
+    zone = timezone.get_current_timezone_name()
+    keys = {_entry_key(entry, zone): entry for entry in entries}
     found = cache.get_many(list(keys))
-    missing = {key: get_template(ENTRY_TEMPLATE).render({"entry": entry})
+    label = timezones.label()
+    missing = {key: get_template(ENTRY_TEMPLATE).render({"entry": entry, "tz_label": label})
                for key, entry in keys.items() if key not in found}
     if missing:
         cache.set_many(missing, timeout=None)

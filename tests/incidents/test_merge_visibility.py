@@ -100,3 +100,20 @@ def test_public_merges_still_name_both_incidents(client, insider, reader):
     html = client.get(reverse("incidents:detail", args=[survivor.pk])).content.decode()
     assert _names(html, duplicate) and "(Slow search)" in html
     assert permissions.hidden_ids(reader, [duplicate.pk, survivor.pk]) == set()
+
+
+def test_an_entry_rendered_for_an_insider_is_not_served_to_a_reader_from_the_cache(
+        client, insider, reader):
+    """Timeline entries are cached by content: the insider's rendering (with the link) must not
+    be what the reader gets. Failed before the cache key held whether the link is hidden."""
+    public = declare(by=insider, title="Login errors")
+    secret = declare(by=insider, title="Credential stuffing on login", restricted=True)
+    services.merge(public, into=secret, by=insider)
+
+    client.force_login(insider)
+    html = client.get(reverse("incidents:detail", args=[public.pk])).content.decode()
+    assert f'merged this incident into <a href="/incidents/{secret.pk}/">' in html
+    client.force_login(reader)
+    html = client.get(reverse("incidents:detail", args=[public.pk])).content.decode()
+    assert not _names(html, secret)
+    assert "merged this incident into a restricted incident" in html
