@@ -8,6 +8,7 @@ query for it."""
 import zoneinfo
 from datetime import datetime
 from functools import cache
+from urllib.parse import unquote
 
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
@@ -62,7 +63,7 @@ class TimezoneMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             name = request.session.get(SESSION_KEY, "")
-        tz = zone(name) or zone(request.COOKIES.get(COOKIE))
+        tz = zone(name) or zone(unquote(request.COOKIES.get(COOKIE, "")))
         if tz is None:
             timezone.deactivate()
         else:

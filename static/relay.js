@@ -102,11 +102,11 @@
   "use strict";
   var zone;
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
-  if (!zone) return;
+  if (!zone || !/^[A-Za-z0-9_+\-\/]+$/.test(zone)) return;  // IANA names need no escaping
   var current = (document.cookie.match(/(?:^|;\s*)relay_tz=([^;]*)/) || [])[1];
-  if (current !== encodeURIComponent(zone)) {
+  if (current !== zone) {
     var secure = location.protocol === "https:" ? "; Secure" : "";
-    document.cookie = "relay_tz=" + encodeURIComponent(zone) +
+    document.cookie = "relay_tz=" + zone +
       "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
   }
 })();
@@ -283,4 +283,26 @@
   }
   document.addEventListener("DOMContentLoaded", follow);
   document.addEventListener("htmx:afterSettle", follow);
+})();
+
+// --- The status menu: "Yes, go back" shows only while a step back (or reopening) is chosen.
+(function () {
+  "use strict";
+  function sync() {
+    document.querySelectorAll("form[data-back-steps]").forEach(function (form) {
+      var back = form.getAttribute("data-back-steps").split(" ");
+      var select = form.querySelector("select[name=status]");
+      var confirm = form.querySelector("label.confirm");
+      if (!select || !confirm) return;
+      var going = back.indexOf(select.value) !== -1;
+      confirm.hidden = !going;
+      if (!going) confirm.querySelector("input").checked = false;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("form[data-back-steps] select")) sync();
+  });
+  document.addEventListener("DOMContentLoaded", sync);
+  document.addEventListener("htmx:afterSettle", sync);
+  document.addEventListener("htmx:oobAfterSwap", function () { setTimeout(sync, 0); });
 })();
