@@ -6,7 +6,8 @@ from oncall.models import EscalationPolicy, Schedule, Team
 VIEW = "oncall.view_schedule"
 OVERRIDE = "oncall.add_override"
 # Admins change any team's configuration; responders only their own teams'.
-CHANGE_ANY = {Schedule: "oncall.change_schedule", EscalationPolicy: "oncall.change_escalationpolicy"}
+CHANGE_ANY = {Schedule: "oncall.change_schedule",
+              EscalationPolicy: "oncall.change_escalationpolicy"}
 
 
 def can_view(user) -> bool:

@@ -47,7 +47,7 @@ def _spec(schedule, layers, overrides) -> rotation.ScheduleSpec:
 
 
 def draft_spec(schedule: Schedule, layers, overrides=()) -> rotation.ScheduleSpec:
-    """The spec of an edit not saved yet: `layers` are (unsaved Layer, user ids) pairs, any order."""
+    """The spec of an edit not saved yet: `layers` are (Layer, user ids) pairs, any order."""
     ordered = sorted(layers, key=lambda pair: pair[0].rank)
     return rotation.ScheduleSpec(
         tz=schedule.tz,

@@ -99,7 +99,9 @@ def _days(tz, start, end):
     ticks = []
     while (midnight := rotation.to_instant(datetime.combine(day, time(0)), tz)) < end:
         if midnight >= start:
-            ticks.append({"label": midnight.astimezone(tz).strftime("%a %d %b"), "at": midnight,
+            local = midnight.astimezone(tz)
+            ticks.append({"label": local.strftime("%a %d %b"), "short": local.strftime("%d"),
+                          "at": midnight, "minor": len(ticks) % 2 == 1,
                           "left": round((midnight - start).total_seconds() / span * 100, 3)})
         day += timedelta(days=1)
     return ticks

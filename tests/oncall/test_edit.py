@@ -71,8 +71,7 @@ def field_errors(response, field_id: str) -> str:
     """The text of the field group holding the input `field_id`: its errors sit beside it."""
     html = response.content.decode()
     at = html.index(f'id="{field_id}"')
-    group = html[html.rfind("<div", 0, html.rfind("<label", 0, at)):at]
-    return group
+    return html[html.rindex('<div class="field">', 0, at):at]
 
 
 # --- Who may edit ------------------------------------------------------------------------------
@@ -384,7 +383,8 @@ def test_schedule_page_places_day_labels_at_local_midnight(client, responder):
     html = client.get(reverse("oncall:schedule", args=[schedule.pk])).content.decode()
     start, end = views._window(timezone.now())
     first = views._days(schedule.tz, start, end)[0]
-    assert f'<span class="day" style="left: {first["left"]}%">{first["label"]}</span>' in html
+    assert (f'<span class="day" style="left: {first["left"]}%"><span class="long">'
+            f'{first["label"]}</span>') in html
 
 
 class _Ids(HTMLParser):
