@@ -4,6 +4,7 @@ The rules themselves live in oncall.rotation (pure functions); this module only 
 converts them, and maps user ids back to users.
 """
 
+import hashlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -17,13 +18,15 @@ from oncall.models import CalendarFeed, Layer, Override, Schedule
 HORIZON = timedelta(days=14)
 
 
-def _rotation_for(layer: Layer) -> rotation.Rotation:
+def _rotation_for(layer: Layer, participants=None) -> rotation.Rotation:
+    """`participants` (user ids, in order) for a layer not saved yet; else its members."""
     restriction = None
     if layer.restrict_start is not None and layer.restrict_end is not None:
         restriction = rotation.Restriction(layer.restrict_start, layer.restrict_end,
                                            frozenset(layer.restrict_weekdays or ()))
     return rotation.Rotation(
-        participants=tuple(m.user_id for m in layer.members.all()),
+        participants=tuple(m.user_id for m in layer.members.all()) if participants is None
+        else tuple(participants),
         anchor=datetime.combine(layer.start_date, layer.handoff_time),
         unit=layer.turn_unit, length=layer.turn_length, restriction=restriction,
         name=layer.name)
@@ -40,6 +43,15 @@ def _spec(schedule, layers, overrides) -> rotation.ScheduleSpec:
     return rotation.ScheduleSpec(
         tz=schedule.tz,
         layers=tuple(_rotation_for(layer) for layer in layers),
+        overrides=tuple(rotation.Override(o.user_id, o.start, o.end) for o in overrides))
+
+
+def draft_spec(schedule: Schedule, layers, overrides=()) -> rotation.ScheduleSpec:
+    """The spec of an edit not saved yet: `layers` are (Layer, user ids) pairs, any order."""
+    ordered = sorted(layers, key=lambda pair: pair[0].rank)
+    return rotation.ScheduleSpec(
+        tz=schedule.tz,
+        layers=tuple(_rotation_for(layer, ids) for layer, ids in ordered),
         overrides=tuple(rotation.Override(o.user_id, o.start, o.end) for o in overrides))
 
 
@@ -76,6 +88,13 @@ def _with_users(shifts: list[rotation.Shift]) -> list[rotation.Shift]:
     return [replace(s, who=users[s.who]) for s in shifts if s.who in users]
 
 
+def spec_shifts(spec: rotation.ScheduleSpec, start: datetime, end: datetime):
+    """Final shifts and each layer's own shifts of a spec, with users: what the timeline shows."""
+    return (_with_users(rotation.final_shifts(spec, start, end)),
+            [(layer, _with_users(rotation.layer_shifts(layer, spec.tz, start, end)))
+             for layer in spec.layers])
+
+
 def final_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[rotation.Shift]:
     """Who is on call between two instants, as shifts whose `who` is a user."""
     return _with_users(rotation.final_shifts(spec_for(schedule, start, end), start, end))
@@ -98,6 +117,20 @@ def gaps(schedule: Schedule, start: datetime | None = None, end: datetime | None
     start = start or timezone.now()
     end = end or start + HORIZON
     return rotation.gaps(spec_for(schedule, start, end), start, end)
+
+
+def fingerprint(schedule: Schedule) -> str:
+    """A digest of the schedule's stored configuration (its fields, layers and members): an
+    editor compares it at save time to notice an edit made since it opened the form."""
+    if schedule.pk is None:
+        return ""
+    rows = [(schedule.name, schedule.team_id, schedule.time_zone, schedule.description)]
+    for layer in schedule.layers.order_by("pk").prefetch_related("members"):
+        rows.append((layer.pk, layer.name, layer.rank, str(layer.start_date),
+                     str(layer.handoff_time), layer.turn_unit, layer.turn_length,
+                     str(layer.restrict_start), str(layer.restrict_end),
+                     layer.restrict_weekdays, [m.user_id for m in layer.members.all()]))
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:32]
 
 
 def calendar_feed(user) -> CalendarFeed:

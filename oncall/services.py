@@ -134,6 +134,72 @@ def save_step(*, by, step: EscalationStep, **fields) -> EscalationStep:
     return _save(step, fields)
 
 
+def edit_schedule(*, by, schedule: Schedule, fields: dict, layers: list, version: str = "",
+                  ) -> Schedule:
+    """Save a schedule and its whole set of layers at once, as the portal's editor does.
+    `layers`: (Layer, its fields, its participants in order); stored layers not among them are
+    deleted. Refused when the stored configuration no longer matches `version` (when given)."""
+    with transaction.atomic():
+        if schedule.pk is not None:
+            stored = Schedule.objects.select_for_update().get(pk=schedule.pk)
+            if version and version != schedules.fingerprint(stored):
+                raise ValidationError("Someone changed this schedule since you opened it. "
+                                      "Open the editor again to see their change.")
+        save_schedule(by=by, schedule=schedule, **fields)
+        kept = [layer.pk for layer, _, _ in layers if layer.pk is not None]
+        for old in schedule.layers.exclude(pk__in=kept):
+            delete_configuration(by=by, obj=old)
+        _free_ranks(by, schedule, layers)
+        for layer, layer_fields, people in layers:
+            layer.schedule = schedule
+            save_layer(by=by, layer=layer, **layer_fields)
+            _save_members(by, layer, people)
+    return schedule
+
+
+def _free_ranks(by, schedule, layers) -> None:
+    """Move layers whose rank changes out of the way first: two layers may swap ranks, and
+    each save is checked against the (schedule, rank) constraint."""
+    stored = dict(schedule.layers.values_list("pk", "rank"))
+    moving = [(layer, fields["rank"]) for layer, fields, _ in layers
+              if layer.pk is not None and fields["rank"] != stored.get(layer.pk)]
+    top = max(stored.values(), default=0)
+    for offset, (layer, rank) in enumerate(moving, start=1):
+        save_layer(by=by, layer=layer, rank=top + 100 + offset)
+        layer.rank = rank
+
+
+def _save_members(by, layer: Layer, people: list) -> None:
+    """Members are numbered slots: slot i holds the i-th person, extra slots go."""
+    slots = list(layer.members.order_by("position"))
+    for position, person in enumerate(people):
+        if position < len(slots):
+            if slots[position].user_id != person.pk:
+                save_layer_member(by=by, member=slots[position], user=person)
+        else:
+            save_layer_member(by=by, member=LayerMember(layer=layer, position=position),
+                              user=person)
+    for extra in slots[len(people):]:
+        delete_configuration(by=by, obj=extra)
+
+
+def edit_policy(*, by, policy: EscalationPolicy, fields: dict, steps: list) -> EscalationPolicy:
+    """Save a policy and its steps at once. `steps`: ({delay_minutes}, {users, schedules,
+    teams}) in paging order; stored steps are numbered slots, extra ones are deleted."""
+    with transaction.atomic():
+        save_policy(by=by, policy=policy, **fields)
+        slots = list(policy.steps.order_by("position"))
+        for position, (step_fields, targets) in enumerate(steps):
+            step = slots[position] if position < len(slots) else EscalationStep(
+                policy=policy, position=position)
+            save_step(by=by, step=step, **step_fields)
+            for name, chosen in targets.items():
+                getattr(step, name).set(chosen)
+        for extra in slots[len(steps):]:
+            delete_configuration(by=by, obj=extra)
+    return policy
+
+
 def save_contact_method(*, by, method: ContactMethod, **fields) -> ContactMethod:
     """ContactMethod.clean() refuses an address its kind cannot reach (validate_address)."""
     return _save(method, fields)

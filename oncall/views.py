@@ -1,5 +1,5 @@
 import secrets
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -7,11 +7,19 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.forms import add_errors
-from oncall import forms, ical, permissions, policies, schedules, services
-from oncall.models import CalendarFeed, EscalationPolicy, Schedule, Swap, SwapState, Team
+from config.forms import add_errors, keys
+from oncall import forms, ical, permissions, policies, rotation, schedules, services
+from oncall.models import (
+    CalendarFeed,
+    EscalationPolicy,
+    Override,
+    Schedule,
+    Swap,
+    SwapState,
+    Team,
+)
 
 # Calendar apps show what is coming and what just happened; the window starts at a midnight
 # (UTC) so an event's start does not drift with the moment of the fetch.
@@ -50,6 +58,8 @@ def index(request):
         "teams": [(team, by_team.get(team, [])) for team in teams],
         "unowned": by_team.get(None, []),
         "policies": EscalationPolicy.objects.select_related("team").order_by("name"),
+        "can_create_schedule": permissions.can_create(request.user, Schedule),
+        "can_create_policy": permissions.can_create(request.user, EscalationPolicy),
     })
 
 
@@ -75,10 +85,38 @@ def _bars(shifts, start, end):
              "width": round((s.end - s.start).total_seconds() / span * 100, 3)} for s in shifts]
 
 
-def _days(schedule, start):
-    tz = schedule.tz
-    return [{"label": (start + timedelta(days=i)).astimezone(tz).strftime("%a %d %b"),
-             "left": round(i / TIMELINE_DAYS * 100, 3)} for i in range(TIMELINE_DAYS)]
+def _override_bars(overrides, start, end):
+    return [dict(b, note=o.note) for o, b in zip(overrides, _bars(
+        [rotation.Shift(o.user, max(o.start, start), min(o.end, end)) for o in overrides],
+        start, end), strict=True)]
+
+
+def _days(tz, start, end):
+    """A label at each local midnight (in the schedule's time zone) inside the window, placed
+    by percent of the window."""
+    span = (end - start).total_seconds()
+    day = rotation.to_wall(start, tz).date()
+    ticks = []
+    while (midnight := rotation.to_instant(datetime.combine(day, time(0)), tz)) < end:
+        if midnight >= start:
+            local = midnight.astimezone(tz)
+            ticks.append({"label": local.strftime("%a %d %b"), "short": local.strftime("%d"),
+                          "at": midnight, "minor": len(ticks) % 2 == 1,
+                          "left": round((midnight - start).total_seconds() / span * 100, 3)})
+        day += timedelta(days=1)
+    return ticks
+
+
+def _timeline(schedule, spec, start, end, now) -> dict:
+    """The timeline of a spec (stored or a draft): day ticks, the final row, a row per layer
+    (top first) and who is on call now."""
+    final, layers = schedules.spec_shifts(spec, start, end)
+    return {
+        "days": _days(spec.tz, start, end), "final": _bars(final, start, end),
+        "layers": [(layer, _bars(shifts, start, end)) for layer, shifts in reversed(layers)],
+        "on_call": next((s.who for s in final if s.start <= now < s.end), None),
+        "people": {s.who for s in final} | {s.who for _, shifts in layers for s in shifts},
+    }
 
 
 @login_required
@@ -92,23 +130,18 @@ def schedule_detail(request, pk):
 def _schedule_context(request, schedule, override_form=None, swap_form=None):
     now = timezone.now()
     start, end = _window(now)
-    final = schedules.final_shifts(schedule, start, end)
-    layers = schedules.layer_shifts(schedule, start, end)
+    timeline = _timeline(schedule, schedules.spec_for(schedule, start, end), start, end, now)
     overrides = list(schedule.overrides.filter(end__gt=start, start__lt=end)
                      .select_related("user").order_by("start"))
-    participants = {s.who for s in final} | {s.who for _, shifts in layers for s in shifts}
+    participants = timeline["people"]
     can_override = permissions.can_override(request.user)
     return {
-        "schedule": schedule, "start": start, "end": end, "days": _days(schedule, start),
-        "final": _bars(final, start, end),
-        "layers": [(layer, _bars(shifts, start, end)) for layer, shifts in layers],
+        **timeline, "schedule": schedule, "start": start, "end": end,
         "overrides": overrides,
-        "override_bars": [dict(b, note=o.note) for o, b in zip(overrides, _bars(
-            [schedules.rotation.Shift(o.user, max(o.start, start), min(o.end, end))
-             for o in overrides], start, end), strict=True)],
+        "override_bars": _override_bars(overrides, start, end),
         "gaps": schedules.gaps(schedule, now, now + schedules.HORIZON),
         "unreachable": policies.unreachable(sorted(participants, key=lambda u: u.username)),
-        "on_call": schedules.who_is_on_call(schedule, now),
+        "can_edit": permissions.can_edit(request.user, schedule),
         "swaps": Swap.objects.filter(schedule=schedule, end__gt=now).exclude(
             state=SwapState.WITHDRAWN).select_related("offered_by", "taken_by"),
         "can_override": can_override,
@@ -176,7 +209,8 @@ def policy_detail(request, pk):
     _require_view(request)
     policy = get_object_or_404(EscalationPolicy.objects.select_related("team"), pk=pk)
     return render(request, "oncall/policy.html",
-                  {"policy": policy, "rows": policies.overview(policy, timezone.now())})
+                  {"policy": policy, "rows": policies.overview(policy, timezone.now()),
+                   "can_edit": permissions.can_edit(request.user, policy)})
 
 
 # --- Calendar feeds ----------------------------------------------------------------------------
@@ -216,3 +250,222 @@ def user_calendar(request, pk: int):
               for s, label in events]
     name = feed.user.get_full_name() or feed.user.get_username()
     return _ics(ical.calendar(f"My on-call · {name}", events, now), f"oncall-{pk}.ics")
+
+
+# --- Editing schedules and policies ------------------------------------------------------------
+
+def _require_edit(request, obj) -> None:
+    allowed = (permissions.can_edit(request.user, obj) if obj.pk is not None
+               else permissions.can_create(request.user, type(obj)))
+    if not allowed:
+        raise PermissionDenied("Only the responders of its team can change this.")
+
+
+def _editing(request, model, pk):
+    """The schedule or policy to edit (a new one without pk), or 404/403."""
+    _require_view(request)
+    obj = get_object_or_404(model, pk=pk) if pk is not None else model()
+    _require_edit(request, obj)
+    return obj
+
+
+def _op(data) -> tuple[str, list[int]]:
+    """A row button's "verb:i[:j]" value, e.g. "up:0:2" (layer 0, person 2 up)."""
+    verb, _, rest = (data.get("op") or "").partition(":")
+    return verb, keys(rest.split(":")) if rest else []
+
+
+def _move(items: list, index: int, verb: str) -> None:
+    if not 0 <= index < len(items):
+        return
+    if verb == "up" and index > 0:
+        items[index - 1], items[index] = items[index], items[index - 1]
+    elif verb == "down" and index + 1 < len(items):
+        items[index + 1], items[index] = items[index], items[index + 1]
+    elif verb == "drop":
+        items.pop(index)
+
+
+LAYER_FIELDS = list(forms.LayerForm.base_fields)
+
+
+def _new_layer_row(layers: list[dict]) -> dict:
+    ranks = keys(value for row in layers for value in row["rank"])
+    return {"name": [f"Layer {len(layers) + 1}"], "rank": [str(max(ranks, default=-1) + 1)],
+            "start_date": [timezone.localdate().isoformat()], "handoff_time": ["09:00"],
+            "turn_length": ["1"], "turn_unit": ["weeks"]}
+
+
+def _schedule_op(data):
+    """Apply a layer or participant button to the posted data."""
+    layers = forms.rows(data, "layer", LAYER_FIELDS)
+    verb, args = _op(data)
+    row = layers[args[0]] if args and args[0] < len(layers) else None
+    if verb == "add-layer" and len(layers) < forms.MAX_ROWS:
+        layers.append(_new_layer_row(layers))
+    elif verb == "remove-layer" and row is not None:
+        layers.remove(row)
+    elif verb == "add-person" and row is not None:
+        row["participants"] = row["participants"] + row["add_person"][:1]
+        row["add_person"] = []
+    elif verb in ("up", "down", "drop") and row is not None and len(args) == 2:
+        _move(row["participants"], args[1], verb)
+    return forms.with_rows(data, "layer", layers)
+
+
+def _layers_initial(schedule) -> list[dict]:
+    if schedule.pk is None:
+        return [{"name": "Primary", "rank": 0, "start_date": timezone.localdate(),
+                 "handoff_time": "09:00", "turn_length": 1, "turn_unit": "weeks"}]
+    return [{"layer_id": layer.pk, "name": layer.name, "rank": layer.rank,
+             "start_date": layer.start_date, "handoff_time": layer.handoff_time,
+             "turn_length": layer.turn_length, "turn_unit": layer.turn_unit,
+             "restrict_start": layer.restrict_start, "restrict_end": layer.restrict_end,
+             "restrict_weekdays": layer.restrict_weekdays,
+             "participants": [m.user_id for m in layer.members.all()]}
+            for layer in schedule.layers.order_by("-rank").prefetch_related("members")]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def schedule_edit(request, pk=None):
+    schedule = _editing(request, Schedule, pk)
+    heading = f"Edit {schedule.name}" if pk else "New schedule"  # before the form renames it
+    teams = permissions.editable_teams(request.user, Schedule)
+    if request.method == "GET":
+        form = forms.ScheduleForm(instance=schedule, teams=teams,
+                                  initial={"version": schedules.fingerprint(schedule)})
+        layers = forms.LayerFormSet(prefix="layer", schedule=schedule,
+                                    initial=_layers_initial(schedule))
+        return _render_schedule_editor(request, heading, schedule, form, layers)
+    data = _schedule_op(request.POST) if "op" in request.POST else request.POST
+    form = forms.ScheduleForm(data, instance=schedule, teams=teams)
+    layers = forms.LayerFormSet(data, prefix="layer", schedule=schedule)
+    valid = all([form.is_valid(), layers.is_valid()])  # both, for every error at once
+    preview = None
+    if valid and "preview" in data:
+        preview = _schedule_preview(schedule, layers)
+    elif valid and "op" not in data:
+        try:
+            saved = _save_schedule(request, schedule, form, layers)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            return redirect("oncall:schedule", pk=saved.pk)
+    return _render_schedule_editor(request, heading, schedule, form, layers, preview)
+
+
+def _save_schedule(request, schedule, form, layers):
+    fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+    rows = [(row.instance, {name: row.cleaned_data[name] for name in row.Meta.fields},
+             row.cleaned_data["participants"]) for row in layers.forms]
+    return services.edit_schedule(by=request.user, schedule=schedule, fields=fields,
+                                  layers=rows, version=form.cleaned_data["version"])
+
+
+def _schedule_preview(schedule, layers) -> dict:
+    """The final schedule of the unsaved layers (with the stored overrides): nothing is
+    written."""
+    now = timezone.now()
+    start, end = _window(now)
+    overrides = (list(schedule.overrides.filter(end__gt=start, start__lt=end)
+                      .select_related("user")) if schedule.pk else [])
+    spec = schedules.draft_spec(schedule, [
+        (row.instance, [u.pk for u in row.cleaned_data["participants"]])
+        for row in layers.forms], overrides)
+    return {**_timeline(schedule, spec, start, end, now),
+            "override_bars": _override_bars(overrides, start, end)}
+
+
+def _render_schedule_editor(request, heading, schedule, form, layers, preview=None):
+    status = 400 if form.errors or any(layers.errors) or layers.non_form_errors() else 200
+    return render(request, "oncall/schedule_edit.html", {
+        "heading": heading, "schedule": schedule, "form": form, "layers": layers,
+        "preview": preview,
+    }, status=status)
+
+
+STEP_FIELDS = list(forms.StepForm.base_fields)
+
+
+def _policy_op(data):
+    steps = forms.rows(data, "step", STEP_FIELDS)
+    verb, args = _op(data)
+    if verb == "add-step" and len(steps) < forms.MAX_ROWS:
+        steps.append({"delay_minutes": ["5"]})
+    elif verb in ("up", "down", "drop") and len(args) == 1:
+        _move(steps, args[0], verb)
+    return forms.with_rows(data, "step", steps)
+
+
+def _steps_initial(policy) -> list[dict]:
+    if policy.pk is None:
+        return []
+    return [{"delay_minutes": step.delay_minutes, "users": [u.pk for u in step.users.all()],
+             "schedules": [s.pk for s in step.schedules.all()],
+             "teams": [t.pk for t in step.teams.all()]}
+            for step in policy.steps.order_by("position").prefetch_related(
+                "users", "schedules", "teams")]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_edit(request, pk=None):
+    policy = _editing(request, EscalationPolicy, pk)
+    heading = f"Edit {policy.name}" if pk else "New escalation policy"
+    teams = permissions.editable_teams(request.user, EscalationPolicy)
+    if request.method == "GET":
+        form = forms.PolicyForm(instance=policy, teams=teams)
+        steps = forms.StepFormSet(prefix="step", initial=_steps_initial(policy))
+        return _render_policy_editor(request, heading, policy, form, steps)
+    data = _policy_op(request.POST) if "op" in request.POST else request.POST
+    form = forms.PolicyForm(data, instance=policy, teams=teams)
+    steps = forms.StepFormSet(data, prefix="step")
+    valid = all([form.is_valid(), steps.is_valid()])
+    preview = None
+    if valid and "preview" in data:
+        preview = _policy_preview(steps)
+    elif valid and "op" not in data:
+        try:
+            saved = services.edit_policy(
+                by=request.user, policy=policy,
+                fields={name: form.cleaned_data[name] for name in form.Meta.fields},
+                steps=[({"delay_minutes": row.cleaned_data["delay_minutes"]},
+                        {name: row.cleaned_data[name] for name in ("users", "schedules", "teams")})
+                       for row in steps.forms])
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            return redirect("oncall:policy", pk=saved.pk)
+    return _render_policy_editor(request, heading, policy, form, steps, preview)
+
+
+def _policy_preview(steps) -> list[dict]:
+    """Whom each unsaved step reaches right now (its schedules resolved to who is on call)."""
+    now = timezone.now()
+    result = []
+    for row in steps.forms:
+        people = policies.resolve_targets(
+            {name: [obj.pk for obj in row.cleaned_data[name]]
+             for name in ("users", "schedules", "teams")}, now)
+        result.append({"people": people, "unreachable": policies.unreachable(people),
+                       "delay": row.cleaned_data["delay_minutes"]})
+    return result
+
+
+def _render_policy_editor(request, heading, policy, form, steps, preview=None):
+    status = 400 if form.errors or any(steps.errors) or steps.non_form_errors() else 200
+    return render(request, "oncall/policy_edit.html", {
+        "heading": heading, "policy": policy, "form": form, "steps": steps,
+        "preview": preview,
+    }, status=status)
+
+
+@login_required
+@require_POST
+def override_delete(request, pk):
+    _require_view(request)
+    override = get_object_or_404(Override.objects.select_related("schedule"), pk=pk)
+    _require_edit(request, override.schedule)
+    services.delete_configuration(by=request.user, obj=override)
+    return redirect("oncall:schedule", pk=override.schedule_id)
