@@ -2,8 +2,9 @@
 their browser reports (a cookie relay.js sets), else UTC. TimezoneMiddleware activates it for
 the request, so Django's date filters, form fields and `local_time` all use it.
 
-The profile's choice rides in the session (copied at login and when saved), so a page costs no
-query for it."""
+The profile's choice rides in a cookie of its own (set at login and when saved), so a page costs
+no query and no session read for it: reading the session would add "Vary: Cookie" to public,
+cached pages. The public status page (/status/) always speaks UTC: it is cached for everyone."""
 
 import zoneinfo
 from datetime import datetime
@@ -14,8 +15,9 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.utils import timezone
 
-SESSION_KEY = "relay_tz"
-COOKIE = "relay_tz"
+COOKIE = "relay_tz"  # the browser's zone, set by relay.js
+CHOICE_COOKIE = "relay_tz_choice"  # the zone chosen in the profile, set by the server
+ALWAYS_UTC = ("/status/",)
 
 
 @cache
@@ -50,8 +52,13 @@ def profile_zone_name(user) -> str:
 
 @receiver(user_logged_in, dispatch_uid="relay-timezone-at-login")
 def _remember_at_login(sender, request, user, **kwargs):
-    if request is not None and hasattr(request, "session"):
-        request.session[SESSION_KEY] = profile_zone_name(user)
+    if request is not None:
+        remember(request, profile_zone_name(user))
+
+
+def remember(request, name: str) -> None:
+    """Have the response carry this person's chosen zone (empty: their browser's)."""
+    request.relay_tz_choice = name
 
 
 class TimezoneMiddleware:
@@ -59,20 +66,24 @@ class TimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        name = ""
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            name = request.session.get(SESSION_KEY, "")
-        tz = zone(name) or zone(unquote(request.COOKIES.get(COOKIE, "")))
-        if tz is None:
+        chosen = zone(unquote(request.COOKIES.get(CHOICE_COOKIE, "")))
+        tz = chosen or zone(unquote(request.COOKIES.get(COOKIE, "")))
+        if tz is None or request.path.startswith(ALWAYS_UTC):
             timezone.deactivate()
         else:
             timezone.activate(tz)
-        request.relay_tz_source = "profile" if zone(name) else ("browser" if tz else "default")
+        request.relay_tz_source = "profile" if chosen else ("browser" if tz else "default")
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
         finally:
             timezone.deactivate()
+        choice = getattr(request, "relay_tz_choice", None)
+        if choice:
+            response.set_cookie(CHOICE_COOKIE, choice, max_age=365 * 86400, samesite="Lax",
+                                secure=request.is_secure(), httponly=True)
+        elif choice is not None:
+            response.delete_cookie(CHOICE_COOKIE, samesite="Lax")
+        return response
 
 
 def context(request):

@@ -21,7 +21,7 @@ def settings_view(request):
             with transaction.atomic():
                 Profile.objects.update_or_create(user=request.user,
                                                  defaults={"time_zone": name})
-            request.session[timezones.SESSION_KEY] = name
+            timezones.remember(request, name)
             messages.success(request, f"Times are now shown in {name or 'your browser’s zone'}.")
             return redirect("accounts:settings")
         return render(request, "accounts/settings.html", {"form": form}, status=400)

@@ -264,10 +264,19 @@ def test_a_chosen_zone_wins_over_the_browser_and_lasts_across_logins(client, res
     assert Profile.objects.get(user=responder).time_zone == "America/New_York"
     html = client.get(url("detail", incident)).content.decode()
     assert "times in America/New_York (EST)" in html
-    client.logout()
-    client.force_login(responder)
+    client.logout()  # forgets every cookie, as another device would have none
+    client.cookies["relay_tz"] = "Europe/Paris"
+    response = client.post(reverse("login"), {"username": "responder",
+                                              "password": "pw-responder"})
+    assert response.status_code == 302
     html = client.get(url("detail", incident)).content.decode()
     assert "times in America/New_York (EST)" in html
+
+
+def test_the_public_status_page_stays_in_utc_and_does_not_vary_by_cookie(client):
+    client.cookies["relay_tz"] = "Asia/Tokyo"
+    response = client.get("/status/")
+    assert "Cookie" not in response.get("Vary", "")
 
 
 @pytest.mark.parametrize("cookie", ["../../etc/passwd", "Mars/Olympus", "", "UTC\x00"])
