@@ -149,9 +149,10 @@ REGION_OF = {
     "severity": "action-severity", "note": "action-note", "update": "action-update",
     "roles": "action-roles", "details": "action-details", "milestones": "action-milestones",
     "merge": "action-merge", "restrict": "action-visibility", "grant": "action-visibility",
-    "handover": "incident-header",
+    "handover": "incident-header", "escalate": "action-escalate",
 }
 STATE_REGIONS = ("incident-header", "action-acknowledge", "action-transition", "action-severity",
+                 "action-escalate",
                  "action-update", "action-roles", "action-visibility")
 HANDOVER_CHOICES = 4  # one-click "hand over to …" buttons in the header
 
@@ -189,6 +190,7 @@ def _state_context(request, incident, bound=None):
     can_edit = permissions.can_edit(user, incident) and incident.status != "merged"
     forms_by_name = {
         "acknowledge": _NoFields(),
+        "escalate": _NoFields(),
         "transition": forms.TransitionForm(incident=incident),
         "severity": forms.SeverityForm(initial={"severity": incident.severity}),
         "roles": forms.RolesForm(initial={
@@ -350,6 +352,10 @@ def _handover(incident, user, data):
     services.assign_roles(incident, by=user, commander=data["commander"])
 
 
+def _escalate(incident, user, data):
+    escalation.escalate_now(incident, by=user)
+
+
 def _note(incident, user, data):
     services.add_note(incident, text=data["text"], by=user)
 
@@ -392,6 +398,7 @@ transition = _action("transition", forms.TransitionForm, _transition, needs_inci
 severity = _action("severity", forms.SeverityForm, _severity)
 roles = _action("roles", forms.RolesForm, _roles)
 handover = _action("handover", forms.HandoverForm, _handover)
+escalate = _action("escalate", _NoFields, _escalate)
 note = _action("note", forms.NoteForm, _note)
 update = _action("update", forms.UpdateForm, _update, needs_incident_form=True)
 details = _action("details", forms.DetailsForm, _details)
@@ -408,15 +415,3 @@ def verify(request, number):
     incident = _incident(request, number)
     return render(request, "incidents/verify.html",
                   {"incident": incident, "report": verify_chain(incident.pk)})
-
-
-
-@login_required
-@require_POST
-def escalate(request, number):
-    incident = _incident(request, number, write=True)
-    try:
-        escalation.escalate_now(incident, by=request.user)
-    except DomainError as error:
-        return HttpResponse(error.message, status=error.status, content_type="text/plain")
-    return _redirect(request, incident)

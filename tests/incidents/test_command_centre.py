@@ -329,3 +329,11 @@ def test_settings_page_says_which_zone_is_used(client):
     html = client.get(reverse("accounts:settings")).content.decode()
     assert "Times are shown in <b>Pacific/Auckland</b>" in html
     assert "the zone your browser reports" in html
+
+
+def test_escalating_without_a_policy_answers_beside_the_button(as_responder, incident):
+    response = as_responder.post(url("escalate", incident), **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert f"INC-{incident.pk} has no escalation policy to escalate." in body
+    assert "<html" not in body and "hx-swap-oob" not in body

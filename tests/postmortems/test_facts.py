@@ -7,7 +7,8 @@ The history (T0 = 2026-03-02 09:00 UTC), on the Checkout API with an Enterprise 
   T0      commander declares P2 (started = detected = T0), Enterprise tier, clocks start
   T0+2m   alert "HighErrorRate" fires (3 events) on the Checkout API
   T0+3m   responder paged on two contact methods (one notice to the commander does not count)
-  T0+5m   responder acknowledges                         → acknowledged T0+5m
+  T0+5m   responder acknowledges                         → acknowledged T0+5m, and, as nobody
+                                                           commanded it, becomes commander
   T0+6m   commander made commander, csm communications lead
   T0+10m  responder notes "Rolled back api-2024.11.3"     (tried; 35 min before mitigation)
   T0+20m  commander: acknowledged → identified            (tried, fixed)
@@ -175,15 +176,16 @@ def test_cost_is_responder_hours_weighted_by_role(history, settings):
     # commander: 09:00 (declared) to 10:30 (holds the incident to the end) = 1.5 h × 1.5
     # csm: made communications lead 09:06 to the end 10:30 = 1.4 h × 1.25
     #      (their entries at 09:00 and 09:25 make it 09:00–10:30 = 1.5 h)
-    # responder: 09:05 to 09:45 = 0.67 h × 1.0
+    # responder: 09:05 to 09:45 = 0.67 h × 1.5 (commander from acknowledging, 09:05–09:06:
+    #            weighted by the highest role held)
     assert cost["people"] == [
         {"person": "commander", "role": "commander", "hours": 1.5, "weight": 1.5},
         {"person": "csm", "role": "comms_lead", "hours": 1.5, "weight": 1.25},
-        {"person": "responder", "role": "responder", "hours": 0.67, "weight": 1.0},
+        {"person": "responder", "role": "commander", "hours": 0.67, "weight": 1.5},
     ]
     assert cost["responder_hours"] == 3.67
-    assert cost["weighted_hours"] == 4.79  # 2.25 + 1.875 + 0.67 = 4.795, rounded
-    assert cost["amount"] == 479
+    assert cost["weighted_hours"] == 5.13  # 2.25 + 1.875 + 1.005 = 5.13
+    assert cost["amount"] == 513
 
 
 def test_cost_counts_only_the_response_not_what_came_after_the_end(history, clock, commander):
