@@ -50,7 +50,8 @@ def _ack_link(page=None):
 
 
 def _published_postmortem():
-    return f"/incidents/{Postmortem.objects.filter(state='published').first().incident_id}/postmortem/"
+    postmortem = Postmortem.objects.filter(state="published").first()
+    return f"/incidents/{postmortem.incident_id}/postmortem/"
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ SMALL_TARGETS_JS = """([minimum, skip]) => {
     .filter(el => !(skip && el.closest(skip)))
     .filter(el => el.getBoundingClientRect().height < minimum)
     .slice(0, 12)
-    .map(el => `${name(el)} "${(el.innerText || el.value || '').trim().split('\\n')[0].slice(0, 30)}" `
-      + `${Math.round(el.getBoundingClientRect().height)} px high`);
+    .map(el => [name(el), (el.innerText || el.value || '').trim().split('\\n')[0].slice(0, 30),
+                Math.round(el.getBoundingClientRect().height)])
+    .map(([what, text, high]) => `${what} "${text}" ${high} px high`);
 }"""
 
 AXE_RUN_JS = """async ([skip]) => {
@@ -161,7 +163,9 @@ def check_width(page: Page, visit: Visit, width: int, axe_source: str) -> list[s
     page.set_viewport_size({"width": width, "height": 900 if width == DESK else 844})
     page.wait_for_load_state("networkidle")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{visit.name}-{width}.png", full_page=True)
+    shot = ARTIFACTS / f"{visit.name}-{width}.png"
+    shot.unlink(missing_ok=True)  # so the check below cannot pass on an earlier run's file
+    page.screenshot(path=shot, full_page=True)
     problems = axe_findings(page, axe_source, visit.third_party)
     if width == PHONE:
         wide = page.evaluate("document.documentElement.scrollWidth")
