@@ -43,7 +43,13 @@ system-packages:
 	  fi; \
 	fi
 
-test: install system-packages
+# axe-core (npm registry) for the accessibility checks of tests/browser/test_pages.py; one major
+# pinned, kept out of git, installed once.
+AXE := .cache/npm/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --no-save --no-audit --no-fund --prefix .cache/npm axe-core@4
+
+test: install system-packages $(AXE)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -53,4 +59,4 @@ check: install
 	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) relay.sqlite3* staticfiles .pytest_cache
+	rm -rf $(VENV) relay.sqlite3* staticfiles .pytest_cache .cache tests/browser/artifacts

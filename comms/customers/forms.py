@@ -16,7 +16,8 @@ class CustomerFilterForm(forms.Form):
         attrs={"type": "search", "placeholder": "Name or external id",
                "aria-label": "Search customers"}))
     tier = ModelChoiceField(CustomerTier.objects.all(), required=False,
-                                  to_field_name="slug", empty_label="Every tier", widget=Select)
+                                  to_field_name="slug", empty_label="Every tier",
+                                  widget=Select(attrs={"aria-label": "Tier"}))
 
 
 class CustomerForm(forms.ModelForm):
