@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.csp_nonce",
+                "config.menu.navigation",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
