@@ -170,7 +170,6 @@ class DashboardFilterForm(forms.Form):
     mine = forms.BooleanField(required=False, label="Mine")
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")  # labels sit above the fields, like headings
         super().__init__(*args, **kwargs)
         self.fields["sort"].choices = [("", "Most urgent"),
                                        *((name, sort.label) for name, sort in SORTS.items())]
