@@ -71,10 +71,18 @@ def dashboard(request):
     }
     if request.htmx:
         return render(request, "incidents/dashboard.html#incident-list", context)
-    context["declare_form"] = forms.DeclareForm() if permissions.can_declare(request.user) else None
+    context["declare_form"] = _side_declare_form() if permissions.can_declare(request.user) else None
     context["severity_help"] = SEVERITY_DESCRIPTIONS
     context["show_on_call"] = oncall_permissions.can_view(request.user)
     return render(request, "incidents/dashboard.html", context)
+
+
+def _side_declare_form():
+    """The dashboard's declare form, not focused on load: on a phone it sits below the list, and
+    focusing it would scroll the list and the menu out of sight. The declare page focuses it."""
+    form = forms.DeclareForm()
+    form.fields["title"].widget.attrs.pop("autofocus", None)
+    return form
 
 
 def _list_heading(status: str, *, searching: bool) -> str:
