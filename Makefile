@@ -19,8 +19,9 @@ install: $(STAMP)
 migrate: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 
+# SITE_URL as `manage.py serve` will set it, so the login link printed here is the one served.
 demo: migrate
-	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-1} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py seed_demo
 
 # gunicorn and a django-q2 worker in one foreground command; Ctrl-C stops both. collectstatic
 # so /static/ also works with DEBUG=0 (whitenoise's manifest), not only through the finders.

@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.csp_nonce",
                 "accounts.timezones.context",
+                "config.menu.navigation",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },

@@ -216,23 +216,20 @@ class GrantForm(forms.Form):
 
 
 class DashboardFilterForm(forms.Form):
-    STATUS_CHOICES = [("open", "Open"), ("closed", "Closed"), ("all", "All"), *Status.choices]
-    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False,
-                               widget=Select(attrs={"aria-label": "Status"}))
-    severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False,
-                                 widget=Select(attrs={"aria-label": "Severity"}))
-    service = ModelChoiceField(Service.objects.all(), required=False, to_field_name="slug",
-                                     empty_label="Any service",
-                                     widget=Select(attrs={"aria-label": "Service"}))
-    team = ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
-                                  empty_label="Any team",
-                                  widget=Select(attrs={"aria-label": "Team"}))
-    mine = forms.BooleanField(required=False, label="Mine")
-    sort = forms.ChoiceField(choices=[], required=False,
-                             widget=Select(attrs={"aria-label": "Sort"}))
+    # "" is the default: open incidents, or every status when searching (queries.dashboard_status).
+    STATUS_CHOICES = [("", "Open"), ("open", "Open only"), ("closed", "Closed"), ("all", "All"),
+                      *Status.choices]
     q = forms.CharField(required=False, max_length=200, label="Search", widget=forms.TextInput(
-        attrs={"placeholder": "Search title or INC-123", "aria-label": "Search",
-               "type": "search"}))
+        attrs={"placeholder": "Title or INC-123", "type": "search"}))
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, widget=Select)
+    severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False,
+                                 widget=Select)
+    service = ModelChoiceField(Service.objects.all(), required=False, to_field_name="slug",
+                               empty_label="Any service", widget=Select)
+    team = ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
+                            empty_label="Any team", widget=Select)
+    sort = forms.ChoiceField(choices=[], required=False, widget=Select)
+    mine = forms.BooleanField(required=False, label="Mine")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -58,6 +58,14 @@ def annotate_rows(rows) -> list:
     return rows
 
 
+def dashboard_status(status: str, q: str) -> str:
+    """The dashboard's status filter: open incidents by default, but a search not narrowed to a
+    status looks in every status (people look up last week's incident by its title)."""
+    if status:
+        return status
+    return "all" if (q or "").strip() else "open"
+
+
 def filter_incidents(user, *, status="open", severity="", service="", team="", mine=False, q="",
                      sort=""):
     """Visible incidents matching the dashboard/API filters, most urgent first (or in a

@@ -8,13 +8,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.errors import DomainError
 from config.forms import add_errors, show_error
 from config.navigation import safe_next
 from incidents import forms, permissions, queries, services
-from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident, Service
+from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident, Service, Status
 from incidents.paging import escalation, leads
 from incidents.timeline import verify_chain
 from oncall import permissions as oncall_permissions
@@ -41,24 +41,31 @@ def dashboard(request):
         raise PermissionDenied("Your account has no role yet; ask an admin to add you to one.")
     filters = forms.DashboardFilterForm(request.GET or None, auto_id="filter_%s")
     params = filters.cleaned_data if filters.is_valid() else {}
+    q = params.get("q") or ""  # the form strips it
+    status = queries.dashboard_status(params.get("status") or "", q)
     incidents = queries.filter_incidents(
         request.user,
-        status=params.get("status") or "open",
+        status=status,
         severity=params.get("severity") or "",
         service=params["service"].slug if params.get("service") else "",
         team=params["team"].slug if params.get("team") else "",
         mine=params.get("mine") or False,
-        q=params.get("q") or "",
+        q=q,
         sort=params.get("sort") or "",
     )
     page = Paginator(incidents, settings.RELAY_INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
     page.object_list = queries.annotate_rows(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
+    open_only = query.copy()
+    open_only["status"] = "open"
     context = {
         "page": page,
         "filters": filters,
         "query": query.urlencode(),
+        "list_heading": _list_heading(status, searching=bool(q)),
+        # A search widened to every status offers the way back to open incidents only.
+        "open_only_query": open_only.urlencode() if q and not params.get("status") else "",
         "counts": queries.open_counts(request.user),
         "row_extras": queries.ROW_EXTRAS,
         "can_acknowledge": permissions.can_edit(request.user),
@@ -66,17 +73,40 @@ def dashboard(request):
     }
     if request.htmx:
         return render(request, "incidents/dashboard.html#incident-list", context)
-    context["declare_form"] = forms.DeclareForm() if permissions.can_declare(request.user) else None
+    can_declare = permissions.can_declare(request.user)
+    context["declare_form"] = _side_declare_form() if can_declare else None
     context["severity_help"] = SEVERITY_DESCRIPTIONS
     context["show_on_call"] = oncall_permissions.can_view(request.user)
     return render(request, "incidents/dashboard.html", context)
 
 
+def _side_declare_form():
+    """The dashboard's declare form, not focused on load: on a phone it sits below the list, and
+    focusing it would scroll the list and the menu out of sight. The declare page focuses it."""
+    form = forms.DeclareForm()
+    form.fields["title"].widget.attrs.pop("autofocus", None)
+    return form
+
+
+def _list_heading(status: str, *, searching: bool) -> str:
+    if searching:
+        return ("Matching incidents in any status" if status == "all"
+                else f"Matching incidents: {_STATUS_LABELS.get(status, status)}")
+    return {"open": "Open incidents", "all": "All incidents"}.get(
+        status, f"Incidents: {_STATUS_LABELS.get(status, status)}")
+
+
+_STATUS_LABELS = {**dict(Status.choices), "open": "open only", "closed": "closed"}
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def declare(request):
+    """The declare page (the dashboard shows the same form beside the list)."""
     if not permissions.can_declare(request.user):
         raise PermissionDenied("Your role cannot declare incidents.")
+    if request.method == "GET":
+        return _render_declare(request, forms.DeclareForm())
     form = forms.DeclareForm(request.POST)
     if form.is_valid():
         try:
@@ -85,9 +115,14 @@ def declare(request):
             add_errors(form, error)
         else:
             return _redirect(request, incident)
+    return _render_declare(request, form, status=400)
+
+
+def _render_declare(request, form, status=200):
+    chosen = form.cleaned_data.get("services") if form.is_bound else None
     context = {"declare_form": form, "severity_help": SEVERITY_DESCRIPTIONS,
-               "silence": _silence(form.cleaned_data.get("services") or [])}
-    return render(request, "incidents/declare.html", context, status=400)
+               "silence": _silence(chosen or [])}
+    return render(request, "incidents/declare.html", context, status=status)
 
 
 @login_required

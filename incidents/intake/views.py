@@ -15,15 +15,19 @@ from incidents import permissions
 from incidents.intake import forms as intake_forms
 from incidents.intake import rules, services
 from incidents.models import (
+    OPEN_STATUSES,
     Alert,
     AlertRule,
     ChangeEvent,
+    Incident,
     Integration,
     MaintenanceWindow,
     Service,
 )
+from incidents.paging import leads
 
 ALERTS_SHOWN = 50
+OPEN_INCIDENTS_SHOWN = 50
 CHANGES_BEFORE = timedelta(hours=6)
 
 
@@ -87,6 +91,11 @@ def service_list(request):
 def _service_context(request, service, **extra) -> dict:
     return {
         "service": service,
+        "lead": service.team.lead if service.team_id else None,
+        "silence": (leads.silence_sentence([service])
+                    if leads.nobody_will_be_paged([service]) else ""),
+        "open_incidents": permissions.visible_incidents(request.user, Incident.objects.filter(
+            services=service, status__in=OPEN_STATUSES)).by_urgency()[:OPEN_INCIDENTS_SHOWN],
         "integrations": service.integrations.exclude(format="heartbeat"),
         "heartbeats": service.integrations.filter(format="heartbeat").select_related(
             "heartbeat"),
@@ -103,6 +112,11 @@ def _service_context(request, service, **extra) -> dict:
     }
 
 
+def _service(slug) -> Service:
+    return get_object_or_404(
+        Service.objects.select_related("team__lead", "escalation_policy"), slug=slug)
+
+
 def _render_service(request, service, status=200, **extra):
     return render(request, "incidents/service.html", _service_context(request, service, **extra),
                   status=status)
@@ -112,7 +126,7 @@ def _render_service(request, service, status=200, **extra):
 @require_GET
 def service_detail(request, slug):
     _require_view(request.user)
-    service = get_object_or_404(Service, slug=slug)
+    service = _service(slug)
     shown_once = request.session.pop(SHOWN_ONCE, None)
     if shown_once:
         keyed = Integration.objects.filter(pk=shown_once["id"], service=service).first()
@@ -152,7 +166,7 @@ def _redirect_with_key(request, integration, key):
 @require_POST
 def service_settings(request, slug):
     _require_manage(request.user)
-    service = get_object_or_404(Service, slug=slug)
+    service = _service(slug)
     form = intake_forms.ServiceSettingsForm(request.POST, instance=service)
     if _save_form(form, services.update_service_settings, by=request.user,
                   service=service) is None:
@@ -165,7 +179,7 @@ def service_settings(request, slug):
 @require_POST
 def integration_create(request, slug):
     _require_manage(request.user)
-    service = get_object_or_404(Service, slug=slug)
+    service = _service(slug)
     form = intake_forms.IntegrationForm(request.POST)
     created = _save_form(form, services.create_integration, by=request.user, service=service)
     if created is None:
@@ -186,7 +200,7 @@ def integration_rotate(request, slug, pk):
 @require_POST
 def heartbeat_create(request, slug):
     _require_manage(request.user)
-    service = get_object_or_404(Service, slug=slug)
+    service = _service(slug)
     form = intake_forms.HeartbeatForm(request.POST)
     created = _save_form(form, services.create_heartbeat, by=request.user, service=service)
     if created is None:
@@ -199,7 +213,7 @@ def heartbeat_create(request, slug):
 @require_POST
 def window_create(request, slug):
     _require_manage(request.user)
-    service = get_object_or_404(Service, slug=slug)
+    service = _service(slug)
     form = intake_forms.MaintenanceWindowForm(request.POST)
     if _save_form(form, services.create_maintenance_window, by=request.user,
                   service=service) is None:

@@ -71,11 +71,8 @@ class StatusForm(forms.Form):
 class FilterForm(forms.Form):
     SCOPES = [("mine", "My items"), ("all", "Every item I can see")]
     STATUSES = [("", "Open and finished"), ("open", "Open"), ("finished", "Finished")]
-    scope = forms.ChoiceField(choices=SCOPES, required=False,
-                              widget=forms.Select(attrs={"aria-label": "Whose"}))
-    status = forms.ChoiceField(choices=STATUSES, required=False,
-                               widget=forms.Select(attrs={"aria-label": "Status"}))
+    scope = forms.ChoiceField(choices=SCOPES, required=False, label="Whose")
+    status = forms.ChoiceField(choices=STATUSES, required=False)
     team = ModelChoiceField(Team.objects.all(), required=False, to_field_name="slug",
-                            empty_label="Any team",
-                            widget=forms.Select(attrs={"aria-label": "Team"}))
+                            empty_label="Any team")
     overdue = forms.BooleanField(required=False, label="Overdue only")

@@ -53,7 +53,7 @@ def test_responder_sets_up_integration_and_sees_alerts_on_the_incident(
     expect(page.locator("#service-alerts")).to_contain_text("Invoice run failed ×3")
 
     incident = Incident.objects.get()
-    page.get_by_role("link", name=f"INC-{incident.pk}").click()
+    page.get_by_role("link", name=f"INC-{incident.pk}", exact=True).click()
     panel = page.locator("#alerts-panel")
     expect(panel.locator("#alert-list")).to_contain_text("Invoice run failed")
     expect(panel.locator("td.count")).to_have_text("3")

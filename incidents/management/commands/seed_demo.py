@@ -90,7 +90,7 @@ class Command(BaseCommand):
         for integration, key in keys:
             self.stdout.write(f"  {integration.get_format_display()} integration of "
                               f"{integration.service.name}: key {key} (shown once)")
-        self.stdout.write("Log in at http://127.0.0.1:8000/accounts/login/ as:")
+        self.stdout.write(f"Log in at {settings.SITE_URL}/accounts/login/ as:")
         for username, (password, groups, _staff) in PEOPLE.items():
             self.stdout.write(f"  {username:<10} password {password:<16} ({', '.join(groups)})")
 

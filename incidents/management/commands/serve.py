@@ -1,9 +1,18 @@
+import os
 import signal
 import subprocess
 import sys
 import time
 
 from django.core.management.base import BaseCommand
+
+
+def use_site_url(environ, host: str, port) -> str:
+    """SITE_URL for the children (links in pages and emails): the environment's when set, else
+    the address served, so `make run PORT=8123` does not send people to port 8000."""
+    if not environ.get("SITE_URL"):
+        environ["SITE_URL"] = f"http://{host}:{port}"
+    return environ["SITE_URL"].rstrip("/")
 
 
 class Command(BaseCommand):
@@ -20,11 +29,14 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000")
 
     def handle(self, *args, host, port, **options):
-        children = [
+        site_url = use_site_url(os.environ, host, port)
+        children = [  # both inherit os.environ, SITE_URL included
             subprocess.Popen(self._gunicorn(host, port)),  # noqa: S603
             subprocess.Popen([sys.executable, "manage.py", "qcluster"]),  # noqa: S603
         ]
         self.stdout.write(f"Relay on http://{host}:{port}/ with a django-q2 worker. Ctrl-C stops.")
+        if site_url != f"http://{host}:{port}":
+            self.stdout.write(f"Links in pages and emails use SITE_URL: {site_url}/")
         self.stdout.flush()
         stopping = self._wait(children)
         codes = self._stop(children)
