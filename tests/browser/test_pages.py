@@ -68,7 +68,7 @@ class Visit:
 
 PAGES = [
     Visit("dashboard", "/", "commander"),
-    # Visit("declare", "/incidents/declare/", "commander"),  # GET answers 405 until it renders
+    Visit("declare", "/incidents/declare/", "commander"),
     Visit("incident", _incident_with_history, "commander"),
     Visit("my-oncall", "/oncall/me/", "responder"),
     Visit("page-acknowledge", _ack_link, None),
