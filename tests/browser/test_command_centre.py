@@ -129,7 +129,8 @@ def test_times_follow_the_browsers_zone(browser, console, live_server, responder
         expect(page.locator("#timeline-heading")).to_contain_text("times in Asia/Tokyo (JST)")
         expect(page.locator("#timeline-entries time").first).to_contain_text(":")
         expect(page.locator("#timeline-entries .ago").first).to_have_text("just now")
-        page.goto(f"{live_server.url}/accounts/settings/")
+        page.locator("#user-settings").click()  # one's own name leads to one's settings
+        expect(page.get_by_role("heading", name="Your settings")).to_be_visible()
         page.get_by_label("Time zone").select_option("Europe/Lisbon")
         page.get_by_role("button", name="Save").click()
         expect(page.locator("#tz-now")).to_contain_text("Europe/Lisbon")
