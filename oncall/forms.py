@@ -64,7 +64,20 @@ def _active_users():
     return get_user_model().objects.filter(is_active=True).order_by("username")
 
 
-class ScheduleForm(forms.ModelForm):
+class _OwnedByTeam(forms.ModelForm):
+    """A schedule or policy belongs to one of the editor's teams; its responders may edit it."""
+
+    team_help = ""
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+        self.fields["team"].required = True
+        self.fields["team"].empty_label = None if len(teams) == 1 else "Pick a team"
+        self.fields["team"].help_text = self.team_help
+
+
+class ScheduleForm(_OwnedByTeam):
     # The stored configuration the editor started from (schedules.fingerprint), so a save over
     # someone else's newer edit is refused instead of silently undoing it.
     version = forms.CharField(widget=forms.HiddenInput, required=False)
@@ -77,12 +90,7 @@ class ScheduleForm(forms.ModelForm):
                                    "layers' dates and times are in it."}
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
-        self.fields["team"].required = True
-        self.fields["team"].empty_label = None if len(teams) == 1 else "Pick a team"
-        self.fields["team"].help_text = "Its responders may edit this schedule."
+    team_help = "Its responders may edit this schedule."
 
 
 class OrderedUsersField(forms.Field):
@@ -176,7 +184,7 @@ LayerFormSet = forms.formset_factory(LayerForm, formset=BaseLayerFormSet, extra=
                                      max_num=MAX_ROWS, validate_max=True)
 
 
-class PolicyForm(forms.ModelForm):
+class PolicyForm(_OwnedByTeam):
     class Meta:
         model = EscalationPolicy
         fields = ["name", "team", "repeat", "ack_timeout_minutes", "description"]
@@ -184,12 +192,7 @@ class PolicyForm(forms.ModelForm):
         labels = {"ack_timeout_minutes": "Acknowledgement timeout (minutes)"}
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
-        self.fields["team"].required = True
-        self.fields["team"].empty_label = None if len(teams) == 1 else "Pick a team"
-        self.fields["team"].help_text = "Its responders may edit this policy."
+    team_help = "Its responders may edit this policy."
 
 
 class StepForm(forms.Form):

@@ -377,12 +377,15 @@ def _schedule_preview(schedule, layers) -> dict:
             "override_bars": _override_bars(overrides, start, end)}
 
 
+def _render_editor(request, template, form, formset, **context):
+    """An editor page: 400 while the form or its rows have errors, shown beside their fields."""
+    status = 400 if form.errors or any(formset.errors) or formset.non_form_errors() else 200
+    return render(request, template, {"form": form, **context}, status=status)
+
+
 def _render_schedule_editor(request, heading, schedule, form, layers, preview=None):
-    status = 400 if form.errors or any(layers.errors) or layers.non_form_errors() else 200
-    return render(request, "oncall/schedule_edit.html", {
-        "heading": heading, "schedule": schedule, "form": form, "layers": layers,
-        "preview": preview,
-    }, status=status)
+    return _render_editor(request, "oncall/schedule_edit.html", form, layers, heading=heading,
+                          schedule=schedule, layers=layers, preview=preview)
 
 
 STEP_FIELDS = list(forms.StepForm.base_fields)
@@ -454,11 +457,8 @@ def _policy_preview(steps) -> list[dict]:
 
 
 def _render_policy_editor(request, heading, policy, form, steps, preview=None):
-    status = 400 if form.errors or any(steps.errors) or steps.non_form_errors() else 200
-    return render(request, "oncall/policy_edit.html", {
-        "heading": heading, "policy": policy, "form": form, "steps": steps,
-        "preview": preview,
-    }, status=status)
+    return _render_editor(request, "oncall/policy_edit.html", form, steps, heading=heading,
+                          policy=policy, steps=steps, preview=preview)
 
 
 @login_required
