@@ -266,7 +266,8 @@ def _state_context(request, incident, bound=None):
         "next_update_overdue": bool(next_at and next_at < timezone.now()),
         "handover_to": _handover_to(incident) if can_edit else (),
         "extra_facts": [fact for source in INCIDENT_FACTS for fact in source(incident, user)],
-        "state_regions": STATE_REGIONS,
+        # Readers' pages have no action regions to refresh.
+        "state_regions": STATE_REGIONS if can_edit else STATE_REGIONS[:1],
     }
 
 
@@ -324,15 +325,19 @@ def _action(form_name, form_class, apply, *, needs_incident_form=False, correct=
             raise PermissionDenied("Only the incident commander can correct milestones.")
         kwargs = {"incident": incident} if needs_incident_form else {}
         form = form_class(request.POST, **kwargs)
+        stale = False
         if form.is_valid():
             try:
                 apply(incident, request.user, form.cleaned_data)
             except (ValidationError, DomainError) as error:
                 show_error(form, error)
+                # Refused by the incident's state (already acknowledged, closed meanwhile):
+                # this page is behind, so its state regions are refreshed with the answer.
+                stale = isinstance(error, DomainError)
             else:
                 return _after_change(request, incident, form_name)
         return _answer(request, _incident(request, number), form_name, (form_name, form),
-                       status=400)
+                       status=400, changed=stale)
 
     view.__name__ = f"{form_name}_view"
     return view
@@ -360,7 +365,7 @@ def _answer(request, incident, form_name, bound=None, status=200, changed=False)
     main = REGION_OF[form_name]
     context = _state_context(request, incident, bound)
     context.update({"main": main, "changed": changed,
-                    "state_regions": [r for r in STATE_REGIONS if r != main],
+                    "state_regions": [r for r in context["state_regions"] if r != main],
                     "update_open": form_name == "update" and not changed,
                     "visibility_open": main == "action-visibility"})
     return render(request, "incidents/detail.html#answer", context, status=status)

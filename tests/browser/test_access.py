@@ -25,10 +25,11 @@ def test_auditor_reads_incident_without_action_forms_and_verifies_integrity(
     expect(page.locator("#incident-header .title")).to_have_text("Checkout returns 502")
     expect(page.locator("#incident-status")).to_have_text("Acknowledged")
     entries = page.locator("#timeline-entries > li")
-    expect(entries).to_have_count(3)
+    expect(entries).to_have_count(4)
     expect(entries.nth(0)).to_contain_text("declared the incident as P2")
     expect(entries.nth(1)).to_contain_text("changed status from Triggered to Acknowledged")
-    expect(entries.nth(2).locator(".note strong")).to_have_text("deploy 4512")
+    expect(entries.nth(2)).to_contain_text("made commander commander")
+    expect(entries.nth(3).locator(".note strong")).to_have_text("deploy 4512")
 
     for action in ("#acknowledge-button", "#transition-button", "#note-button", "#id_text",
                    "#incident-panel .actions"):
@@ -38,7 +39,7 @@ def test_auditor_reads_incident_without_action_forms_and_verifies_integrity(
 
     page.get_by_role("link", name="verify integrity").click()
     expect(page).to_have_url(f"{live_server.url}/incidents/{incident.pk}/verify/")
-    expect(page.locator("#verdict")).to_contain_text("Intact: all 3 entries link up")
+    expect(page.locator("#verdict")).to_contain_text("Intact: all 4 entries link up")
 
 
 def test_restricted_incident_hidden_until_commander_grants_responder_in_browser(

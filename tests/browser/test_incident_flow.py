@@ -70,7 +70,8 @@ def test_responder_runs_incident_and_second_browser_follows_without_reload(
     login(watcher, live_server, commander)
     watcher.goto(detail_url)
     expect(watcher.locator("#incident-status")).to_have_text("Acknowledged")
-    expect(watcher.locator("#timeline-entries > li")).to_have_count(2)
+    # declared, acknowledged, and the acknowledger made commander (nobody commanded it)
+    expect(watcher.locator("#timeline-entries > li")).to_have_count(3)
     set_marker(watcher, "second")
 
     note = "Rolled back deploy 4512; 502s are falling"
@@ -81,7 +82,7 @@ def test_responder_runs_incident_and_second_browser_follows_without_reload(
     watcher_note = watcher.locator("#timeline-entries .kind-note")
     expect(watcher_note).to_contain_text(note, timeout=LIVE_TIMEOUT_MS)
     expect(watcher_note.locator(".who")).to_have_text("responder")
-    expect(watcher.locator("#timeline-entries > li")).to_have_count(3)
+    expect(watcher.locator("#timeline-entries > li")).to_have_count(4)
 
     page.locator("#id_status").select_option(label="Investigating")
     page.locator("#transition-button").click()
@@ -96,7 +97,7 @@ def test_responder_runs_incident_and_second_browser_follows_without_reload(
         "changed status from Investigating to Resolved")
     expect(watcher.locator("#incident-status")).to_have_text(
         "Resolved", timeout=LIVE_TIMEOUT_MS)
-    expect(watcher.locator("#timeline-entries > li")).to_have_count(5)
+    expect(watcher.locator("#timeline-entries > li")).to_have_count(6)
 
     assert marker(page) == "first", "the acting page reloaded"
     assert marker(watcher) == "second", "the watching page reloaded"
@@ -104,7 +105,7 @@ def test_responder_runs_incident_and_second_browser_follows_without_reload(
     assert incident.status == Status.RESOLVED
     assert incident.acknowledged_at is not None and incident.resolved_at is not None
     assert list(incident.timeline.order_by("seq").values_list("kind", "new_value")) == [
-        ("declared", "P2"), ("status", "acknowledged"), ("note", ""),
+        ("declared", "P2"), ("status", "acknowledged"), ("role", "responder"), ("note", ""),
         ("status", "investigating"), ("status", "resolved"),
     ]
 
@@ -146,7 +147,7 @@ def test_without_javascript_declare_acknowledge_and_note_are_form_posts(
     incident.refresh_from_db()
     assert incident.status == Status.ACKNOWLEDGED
     assert list(incident.timeline.order_by("seq").values_list("kind", flat=True)) == [
-        "declared", "status", "note"]
+        "declared", "status", "role", "note"]
 
 
 def test_without_javascript_bad_input_shows_form_error_and_writes_nothing(
@@ -188,7 +189,7 @@ def test_without_javascript_bad_input_shows_form_error_and_writes_nothing(
         page.locator("#transition-button").click()
     assert posted.value.status == 400
     expect(page.locator("#incident-status")).to_have_text("Resolved")
-    expect(page.locator("#incident-panel .errorlist")).to_contain_text("Select a valid choice")
+    expect(page.locator("#action-transition .errorlist")).to_contain_text("Select a valid choice")
     incident.refresh_from_db()
     assert incident.status == Status.RESOLVED
     assert TimelineEntry.objects.filter(incident=incident).count() == entries_before
@@ -203,6 +204,8 @@ def test_acknowledge_on_stale_page_explains_it_is_already_acknowledged(
     late = open_page()
     login(late, live_server, responder)
     late.goto(detail_url)
+    # A page that has not polled since: the next poll would take the button away.
+    late.evaluate("() => document.getElementById('timeline-poller').remove()")
     early = open_page()
     login(early, live_server, commander)
     early.goto(detail_url)
@@ -213,6 +216,8 @@ def test_acknowledge_on_stale_page_explains_it_is_already_acknowledged(
         late.locator("#acknowledge-button").click()
     assert posted.value.status == 400
     expect(late.locator("#incident-status")).to_have_text("Acknowledged")
-    assert list(incident.timeline.values_list("kind", flat=True)) == ["declared", "status"]
-    expect(late.locator("#incident-panel")).to_contain_text(
+    assert list(incident.timeline.values_list("kind", flat=True)) == [
+        "declared", "status", "role"]
+    expect(late.locator("#action-acknowledge .errorlist")).to_contain_text(
         f"INC-{incident.pk} is already acknowledged", timeout=2_000)
+    expect(late.locator("#role-commander")).to_have_text("commander")

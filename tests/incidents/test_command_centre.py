@@ -335,5 +335,27 @@ def test_escalating_without_a_policy_answers_beside_the_button(as_responder, inc
     response = as_responder.post(url("escalate", incident), **HTMX)
     body = response.content.decode()
     assert response.status_code == 400
+    assert body.lstrip().startswith('<form id="action-escalate"')
     assert f"INC-{incident.pk} has no escalation policy to escalate." in body
-    assert "<html" not in body and "hx-swap-oob" not in body
+    assert "<html" not in body
+
+
+def test_a_refusal_by_the_incidents_state_also_refreshes_the_stale_page(as_responder, incident,
+                                                                        commander):
+    services.acknowledge(incident, by=commander)  # meanwhile, on another page
+    response = as_responder.post(url("acknowledge", incident), **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert body.lstrip().startswith('<form id="action-acknowledge"')
+    assert f"INC-{incident.pk} is already acknowledged." in body
+    assert re.search(r'id="incident-header"[^>]*hx-swap-oob="true"', body)
+    assert 'id="incident-status">Acknowledged<' in body
+
+
+def test_a_readers_poll_refreshes_only_the_header(client, csm, incident, commander):
+    seq = incident.timeline_seq
+    services.add_note(incident, text="Looking", by=commander)
+    client.force_login(csm)
+    body = client.get(url("timeline", incident) + f"?after={seq}").content.decode()
+    assert re.search(r'id="incident-header"[^>]*hx-swap-oob="true"', body)
+    assert 'id="action-' not in body  # a reader's page has none to swap into

@@ -2,6 +2,7 @@
 answered beside its field, components set by hand, components and groups kept or refused,
 branding, maintenance scheduled, edited, updated, completed and cancelled from the portal."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -100,7 +101,8 @@ def test_actions_refuse_get(as_csm, component):
 
 def test_nav_links_to_the_manage_page_for_staff_who_may_view(client, responder, outsider):
     client.force_login(responder)
-    assert b'href="/status/manage/">Status page</a>' in client.get("/status/manage/").content
+    page = client.get("/status/manage/").content
+    assert re.search(rb'href="/status/manage/" aria-current="page">Status page</a>', page)
     client.force_login(outsider)
     assert b"/status/manage/" not in client.get("/").content
 
