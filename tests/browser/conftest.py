@@ -146,3 +146,15 @@ def login(page: Page, live_server, user, password: str | None = None) -> None:
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{live_server.url}/")
     expect(page.locator("header.topbar .whoami")).to_contain_text(user.get_username())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_status_page():
+    """A flush between tests sends no signals, so the status page's rendered copies would outlive
+    the rows they show: each browser test starts a new generation and forgets local copies."""
+    from comms.status import cache
+
+    cache._bump()
+    cache.clear_local()
+    yield
+    cache.clear_local()

@@ -96,7 +96,7 @@ def test_bad_date_is_shown_beside_the_field_and_phone_fits(live_server, open_pag
         "The end is before the start.")
     page.goto(f"{live_server.url}/insights/")
     expect(page.locator("svg[role=img]").first).to_be_visible()
-    for details in page.locator("details").all():
+    for details in page.locator("main details").all():
         details.locator("summary").click()
     assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate(
         "document.documentElement.clientWidth")
