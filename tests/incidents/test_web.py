@@ -315,3 +315,17 @@ def test_people_selects_escape_names_and_mark_the_current_roles(as_responder, in
     responders_select = html.split('name="responders"')[1].split("</select>")[0]
     assert 'multiple' in html.split('name="responders"')[1].split(">")[0]
     assert '<option value="responder" selected>' in responders_select
+
+
+@pytest.mark.parametrize("new", [1, 60])
+def test_a_poll_with_news_costs_the_same_for_one_entry_or_many(
+        as_responder, incident, responder, new, django_assert_max_num_queries):
+    """New entries plus the header and the action regions out of band, in constant queries."""
+    after = incident.timeline_seq
+    for i in range(new):
+        services.add_note(incident, by=responder, text=f"news {i}")
+    with django_assert_max_num_queries(18):
+        response = as_responder.get(url("timeline", incident, f"?after={after}"))
+    body = response.content.decode()
+    assert body.count('class="entry kind-note"') == new
+    assert 'id="action-transition"' in body
