@@ -359,3 +359,48 @@ def test_a_readers_poll_refreshes_only_the_header(client, csm, incident, command
     body = client.get(url("timeline", incident) + f"?after={seq}").content.decode()
     assert re.search(r'id="incident-header"[^>]*hx-swap-oob="true"', body)
     assert 'id="action-' not in body  # a reader's page has none to swap into
+
+
+# --- hostile input ------------------------------------------------------------------------------
+
+HOSTILE = ["\x00", "a\x00b", "\ufffd", "x" * 5000, "", " ", "1e400", "-1", "99999999999999999999",
+           "NaN", "<script>alert(1)</script>", "日本", "../../etc/passwd", "P1", "resolved"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("action,field", [
+    ("update", "status"), ("update", "known"), ("update", "doing"),
+    ("update", "next_update_minutes"), ("handover", "commander"), ("transition", "status"),
+    ("transition", "confirm"), ("transition", "note"),
+])
+def test_hostile_values_are_answered_without_a_500_and_a_400_writes_nothing(
+        as_responder, incident, action, field, value):
+    valid = {"update": {"status": "triggered", "known": "k", "doing": "d",
+                        "next_update_minutes": "30"},
+             "handover": {"commander": "responder"},
+             "transition": {"status": "acknowledged", "note": ""}}[action]
+    before = incident.timeline_seq
+    response = as_responder.post(url(action, incident), {**valid, field: value}, **HTMX)
+    assert response.status_code in (200, 400)
+    incident.refresh_from_db()
+    if response.status_code == 400:
+        assert incident.timeline_seq == before
+    assert "<script>alert(1)</script>" not in response.content.decode()
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_time_zones_in_settings_are_a_400(client, responder, value):
+    client.force_login(responder)
+    response = client.post(reverse("accounts:settings"), {"time_zone": value})
+    assert response.status_code in (302, 400)
+    assert not Profile.objects.filter(time_zone=value).exclude(time_zone="").exists()
+
+
+def test_bytes_that_are_not_utf8_are_answered_without_a_500(as_responder, incident):
+    before = incident.timeline_seq
+    body = "status=triggered&known=%ED%A0%80&doing=%FF%FE&next_update_minutes=%C0"
+    response = as_responder.post(url("update", incident), body,
+                                 content_type="application/x-www-form-urlencoded", **HTMX)
+    assert response.status_code == 400
+    incident.refresh_from_db()
+    assert incident.timeline_seq == before
