@@ -47,8 +47,12 @@ system-packages:
 # axe-core (npm registry) for the accessibility checks of tests/browser/test_pages.py; one major
 # pinned, kept out of git, installed once.
 AXE := .cache/npm/node_modules/axe-core/axe.min.js
+# Node trusts only its own CA list; where the machine reaches the registry through its own CAs
+# (the system bundle), node is told to trust those too.
+SYSTEM_CAS := $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt))
 $(AXE):
-	npm install --no-save --no-audit --no-fund --prefix .cache/npm axe-core@4
+	NODE_EXTRA_CA_CERTS="$${NODE_EXTRA_CA_CERTS:-$(SYSTEM_CAS)}" \
+	  npm install --no-save --no-audit --no-fund --prefix .cache/npm axe-core@4
 
 test: install system-packages $(AXE)
 	$(PY) -m pytest $(PYTEST_ARGS)
