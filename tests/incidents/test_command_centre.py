@@ -405,3 +405,17 @@ def test_bytes_that_are_not_utf8_are_answered_without_a_500(as_responder, incide
     assert response.status_code == 400
     incident.refresh_from_db()
     assert incident.timeline_seq == before
+
+
+def test_the_header_names_the_affected_customers(as_responder, incident):
+    from comms.customers.services import save_customer
+    from incidents.models import CustomerTier
+
+    tier = CustomerTier.objects.create(name="Gold", slug="gold")
+    for name in ("Acme", "Bolt", "Cask", "Dune", "Echo"):
+        customer, _ = save_customer(by=None, name=name, tier=tier, external_id=None, csm=None,
+                                    contacts=[], targets=[])
+        customer.incidents.add(incident)
+    html = as_responder.get(url("detail", incident)).content.decode()
+    assert re.search(r'class="fact-customers"><dt>Customers</dt><dd>Acme, Bolt, Cask and 2 more'
+                     r'</dd>', html)
