@@ -200,8 +200,15 @@
     }
   }
   var oob = [], main = [];
+  function inFlight(region) {
+    return region.classList.contains("htmx-request") || !!region.querySelector(".htmx-request");
+  }
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
-    oob.push(capture(event.detail.target));
+    var region = event.detail.target;
+    // A region whose own request is on its way is left alone: its answer brings the fresh state,
+    // and replacing it now would leave that answer to land in a detached copy.
+    if (inFlight(region)) { event.detail.shouldSwap = false; return; }
+    oob.push(capture(region));
   });
   document.addEventListener("htmx:oobAfterSwap", function () {
     var states = oob; oob = [];

@@ -138,3 +138,30 @@ def test_times_follow_the_browsers_zone(browser, console, live_server, responder
         expect(page.locator("#timeline-heading")).to_contain_text("times in Europe/Lisbon")
     finally:
         context.close()
+
+
+def test_an_action_in_flight_keeps_its_form_when_a_poll_brings_others_changes(
+        open_page, live_server, responder, commander, incident):
+    """The poll must not replace a form whose request is on its way: the answer would land in a
+    detached copy (lost, and htmx reports every out-of-band region as missing)."""
+    page = open_page()
+    open_incident(page, live_server, responder, incident)
+    held = []
+    page.route("**/transition/", lambda route: held.append(route))
+
+    page.locator("#id_status").select_option(label="Investigating")
+    page.locator("#transition-button").click()
+    page.wait_for_timeout(200)
+    assert len(held) == 1, "the status change did not leave the browser"
+    services.add_note(incident, text="Payments team is looking", by=commander)
+    services.change_severity(incident, severity="P1", by=commander)
+    expect(page.locator("#incident-severity")).to_have_text("P1 · Critical",
+                                                            timeout=LIVE_TIMEOUT_MS)
+    held[0].continue_()
+
+    expect(page.locator("#incident-status")).to_have_text("Investigating")
+    expect(page.locator("#action-transition")).to_have_count(1)
+    expect(page.locator("#timeline-entries .kind-status")).to_contain_text(
+        "changed status from Triggered to Investigating")
+    incident.refresh_from_db()
+    assert incident.status == Status.INVESTIGATING
