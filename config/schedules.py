@@ -7,6 +7,8 @@ to the second keeps its own due times in our tables and is only woken by these e
 
 from dataclasses import dataclass
 
+from config.env import env_int
+
 
 @dataclass(frozen=True)
 class Recurring:
@@ -27,4 +29,7 @@ SCHEDULES: list[Recurring] = [
     Recurring("timer-ticker", "config.timers.run_ticker", 1),
     # "You are on call from 18:00" / "you are on call now".
     Recurring("handoff-notices", "oncall.services.send_handoff_notices", 1),
+    # Signed checkpoints of every chain's head, outside the database (incidents/checkpoints.py).
+    Recurring("checkpoints", "incidents.checkpoints.scheduled",
+              env_int("RELAY_CHECKPOINT_MINUTES", 5, minimum=1)),
 ]

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Where audit-log entries come from: portal, API or admin, and the client's address.
+    "incidents.audit.AuditOriginMiddleware",
     "accounts.timezones.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -312,6 +314,21 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# Tamper evidence that survives the database's owner (incidents/signing.py, checkpoints.py).
+# The Ed25519 key that signs entries and checkpoints is never in the database: RELAY_SIGNING_KEY
+# (base64 of the 32-byte seed, or PEM) or RELAY_SIGNING_KEY_FILE; without either, a key file is
+# created next to the code on first use (embedded default only; `check --deploy` warns).
+RELAY_SIGNING_KEY = env_str("RELAY_SIGNING_KEY", "")
+RELAY_SIGNING_KEY_FILE_CONFIGURED = bool(env_str("RELAY_SIGNING_KEY_FILE"))
+RELAY_SIGNING_KEY_FILE = Path(env_str("RELAY_SIGNING_KEY_FILE") or BASE_DIR / ".relay-signing.key")
+# Public keys (base64) still trusted for verification after a key rotation.
+RELAY_SIGNING_TRUSTED_KEYS = env_list("RELAY_SIGNING_TRUSTED_KEYS", [])
+# Checkpoints of every chain's head are written here, append-only (one new file each time), and
+# optionally POSTed to a witness the database's owner does not control.
+RELAY_CHECKPOINT_DIR = Path(env_str("RELAY_CHECKPOINT_DIR") or BASE_DIR / "checkpoints")
+RELAY_CHECKPOINT_WITNESS_URL = env_str("RELAY_CHECKPOINT_WITNESS_URL", "")
+# How often the scheduled checkpoint runs: RELAY_CHECKPOINT_MINUTES (config/schedules.py).
 
 RELAY_INCIDENTS_PER_PAGE = 25
 RELAY_TIMELINE_POLL_SECONDS = env_int("RELAY_TIMELINE_POLL_SECONDS", 3, minimum=1)

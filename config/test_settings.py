@@ -4,6 +4,7 @@ Tests talk to whatever DATABASE_URL names (PostgreSQL in CI) or SQLite without i
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "relay-test-suite-only")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
@@ -12,6 +13,10 @@ os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 # Tests send webhooks and pages to receivers on loopback; tests of the refusal override this.
 os.environ.setdefault("RELAY_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128")
+# A fixed key for the suite (never used elsewhere); checkpoints go to a fresh directory per run,
+# and tests that look at them point RELAY_CHECKPOINT_DIR at their own tmp_path.
+os.environ.setdefault("RELAY_SIGNING_KEY", "cmVsYXktdGVzdC1zdWl0ZS1zaWduaW5nLWtleS0zMmI=")
+os.environ.setdefault("RELAY_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="relay-checkpoints-"))
 os.environ.setdefault(
     "STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage"
 )

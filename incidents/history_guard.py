@@ -1,5 +1,5 @@
-"""Database-level protection of history: triggers reject UPDATE/DELETE of timeline entries and
-DELETE of incidents, on PostgreSQL and SQLite, whatever client issues the SQL.
+"""Database-level protection of history: triggers reject UPDATE/DELETE of timeline and audit
+entries and DELETE of incidents, on PostgreSQL and SQLite, whatever client issues the SQL.
 
 The one sanctioned exception is emptying a whole test database (`manage.py flush`, which the test
 runner calls between transactional tests): it runs inside `allow_purge()`, which sets a
@@ -63,6 +63,61 @@ SQLITE_BACKWARD = [
     "DROP TRIGGER IF EXISTS timeline_no_delete;",
     "DROP TRIGGER IF EXISTS incident_no_delete;",
 ]
+
+
+# Migration 0021: the audit log gets the same protection, and every history trigger fires in
+# replica mode too (`SET session_replication_role = replica` skips ordinary triggers; ENABLE
+# ALWAYS ones still fire). Only a table's owner or a superuser can disable them: the runtime role
+# `manage.py db_roles` sets up is neither.
+PG_TRIGGERS = [
+    ("incidents_timelineentry", "timeline_append_only"),
+    ("incidents_timelineentry", "timeline_no_truncate"),
+    ("incidents_incident", "incident_no_delete"),
+    ("incidents_incident", "incident_no_truncate"),
+    ("incidents_auditentry", "audit_append_only"),
+    ("incidents_auditentry", "audit_no_truncate"),
+]
+PG_AUDIT_FORWARD = [
+    "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON incidents_auditentry "
+    "FOR EACH ROW EXECUTE FUNCTION relay_reject_history_change();",
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON incidents_auditentry "
+    "FOR EACH STATEMENT EXECUTE FUNCTION relay_reject_history_change();",
+    *[f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name};" for table, name in PG_TRIGGERS],
+]
+PG_AUDIT_BACKWARD = [
+    *[f"ALTER TABLE {table} ENABLE TRIGGER {name};" for table, name in PG_TRIGGERS[:4]],
+    "DROP TRIGGER IF EXISTS audit_append_only ON incidents_auditentry;",
+    "DROP TRIGGER IF EXISTS audit_no_truncate ON incidents_auditentry;",
+]
+SQLITE_AUDIT_FORWARD = [
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON incidents_auditentry "
+    "BEGIN SELECT RAISE(ABORT, 'relay: UPDATE on incidents_auditentry is not allowed: "
+    "the audit log is append-only'); END;",
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON incidents_auditentry "
+    "WHEN NOT relay_purge_allowed() "
+    "BEGIN SELECT RAISE(ABORT, 'relay: DELETE on incidents_auditentry is not allowed: "
+    "the audit log is append-only'); END;",
+]
+SQLITE_AUDIT_BACKWARD = [
+    "DROP TRIGGER IF EXISTS audit_no_update;",
+    "DROP TRIGGER IF EXISTS audit_no_delete;",
+]
+
+
+def _run(schema_editor, statements_by_vendor: dict[str, list[str]]) -> None:
+    vendor = schema_editor.connection.vendor
+    if vendor not in statements_by_vendor:
+        raise NotImplementedError(f"No history triggers for database vendor {vendor!r}.")
+    for sql in statements_by_vendor[vendor]:
+        schema_editor.execute(sql, params=None)
+
+
+def install_audit(apps, schema_editor):
+    _run(schema_editor, {"postgresql": PG_AUDIT_FORWARD, "sqlite": SQLITE_AUDIT_FORWARD})
+
+
+def uninstall_audit(apps, schema_editor):
+    _run(schema_editor, {"postgresql": PG_AUDIT_BACKWARD, "sqlite": SQLITE_AUDIT_BACKWARD})
 
 
 def _statements(vendor: str, forward: bool) -> list[str]:

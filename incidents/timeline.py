@@ -1,8 +1,10 @@
 """The timeline: the only way to write an incident's history, and the way to verify it.
 
 Each entry stores SHA-256(previous hash + canonical JSON of its own content), so changing, removing
-or reordering any entry breaks every hash after it. The database rejects UPDATE and DELETE on the
-table; this chain makes tampering by anyone who gets around that visible.
+or reordering any entry breaks every hash after it, and an Ed25519 signature over that hash by a
+key the database never holds (incidents/signing.py), so whoever owns the database cannot recompute
+a consistent chain either. The database rejects UPDATE and DELETE on the table; signed checkpoints
+outside it (incidents/checkpoints.py) reveal a removed tail or an erased timeline.
 """
 
 import hashlib
@@ -15,9 +17,11 @@ from django.db import connection
 from django.db.models import F, Subquery
 from django.utils import timezone
 
+from incidents import signing
 from incidents.models import Incident, TimelineEntry
 
 GENESIS_HASH = "0" * 64
+CHAIN = "timeline"
 
 # Called with (incident, entry) inside record()'s transaction, for work that must commit or roll
 # back with the entry (the outgoing-webhook outbox). Registered in IncidentsConfig.ready(), so
@@ -86,6 +90,7 @@ def record(
         prev_hash=prev_hash,
     )
     entry.hash = entry_hash(entry)
+    entry.signature = signing.sign(signing.entry_message(CHAIN, entry.hash))
     entry.save(force_insert=True)
     incident.timeline_seq = seq
     for listener in _listeners:
@@ -95,50 +100,73 @@ def record(
 
 @dataclass(frozen=True)
 class ChainReport:
-    incident_id: int
+    incident_id: int | None
     entries: int
     first_bad_seq: int | None
     reason: str = ""
     head_hash: str = GENESIS_HASH
+    head_seq: int = 0
+    # The highest entry written without a signature (before signing began): acceptable only
+    # where a checkpoint covers it (incidents/checkpoints.py).
+    unsigned_through: int = 0
 
     @property
     def intact(self) -> bool:
         return self.first_bad_seq is None
 
 
-def verify_chain(incident_id: int, batch_size: int = 2000) -> ChainReport:
-    """Walk the chain in seq order; name the first entry whose link or content does not hold.
-
-    The incident's entry counter is read first and only entries up to it are walked, so a note
-    written during the scan cannot make an intact chain look broken.
-    """
-    counter = Incident.objects.filter(pk=incident_id).values("timeline_seq")
-    declared = counter.values_list("timeline_seq", flat=True).first() or 0
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    count = 0
-    entries = TimelineEntry.objects.filter(incident_id=incident_id, seq__lte=declared)
-    for entry in entries.order_by("seq").iterator(chunk_size=batch_size):
+def walk_chain(entries, *, declared: int, hash_of, chain: str, incident_id: int | None = None,
+               start_seq: int = 0, start_hash: str = GENESIS_HASH,
+               counter: str = "incident") -> ChainReport:
+    """Check entries (in seq order, after start_seq, up to `declared`): each must follow the one
+    before (seq and link), match its hash, and carry a valid signature (or none at all, which the
+    caller weighs against checkpoints). Names the first entry that does not hold."""
+    expected_prev, expected_seq = start_hash, start_seq + 1
+    count = unsigned = 0
+    for entry in entries:
         count += 1
         problem = ""
         if entry.seq != expected_seq:
             problem = f"expected entry #{expected_seq} but found #{entry.seq} (an entry is missing)"
         elif entry.prev_hash != expected_prev:
             problem = "its link to the previous entry does not match"
-        elif entry_hash(entry) != entry.hash:
+        elif hash_of(entry) != entry.hash:
             problem = "its content does not match its hash (it was altered)"
+        elif entry.signature is None:
+            unsigned = entry.seq
+        elif not signing.verify(signing.entry_message(chain, entry.hash), entry.signature):
+            problem = ("its signature does not hold: it was written or rewritten without "
+                       "Relay's signing key")
         if problem:
-            return ChainReport(incident_id, count, expected_seq, problem, expected_prev)
+            return ChainReport(incident_id, count, expected_seq, problem, expected_prev,
+                               expected_seq - 1, unsigned)
         expected_prev = entry.hash
         expected_seq += 1
-    if count != declared:
+    if expected_seq - 1 != declared:
         return ChainReport(
-            incident_id,
-            count,
-            count + 1,
-            f"the incident records {declared} entries but {count} remain (entries were removed)",
-            expected_prev,
-        )
+            incident_id, count, expected_seq,
+            f"the {counter} records {declared} entries but {expected_seq - 1} remain "
+            "(entries were removed)", expected_prev, expected_seq - 1, unsigned)
+    return ChainReport(incident_id, count, None, "", expected_prev, expected_seq - 1, unsigned)
+
+
+def verify_chain(incident_id: int, batch_size: int = 2000, *, start_seq: int = 0,
+                 start_hash: str = GENESIS_HASH) -> ChainReport:
+    """Walk an incident's chain in seq order (from a checkpointed head, if given); name the first
+    entry whose link, content or signature does not hold.
+
+    The incident's entry counter is read first and only entries up to it are walked, so a note
+    written during the scan cannot make an intact chain look broken.
+    """
+    counter = Incident.objects.filter(pk=incident_id).values("timeline_seq")
+    declared = counter.values_list("timeline_seq", flat=True).first() or 0
+    entries = TimelineEntry.objects.filter(incident_id=incident_id, seq__gt=start_seq,
+                                           seq__lte=declared)
+    report = walk_chain(entries.order_by("seq").iterator(chunk_size=batch_size),
+                        declared=declared, hash_of=entry_hash, chain=CHAIN,
+                        incident_id=incident_id, start_seq=start_seq, start_hash=start_hash)
+    if not report.intact:
+        return report
     # One statement compares entries with the live counter: rows past it were not written by
     # record() (which bumps the counter in the same transaction).
     extra = (
@@ -149,10 +177,7 @@ def verify_chain(incident_id: int, batch_size: int = 2000) -> ChainReport:
     )
     if extra is not None:
         return ChainReport(
-            incident_id,
-            count,
-            extra,
+            incident_id, report.entries, extra,
             "it lies beyond the incident's recorded entries (added outside record())",
-            expected_prev,
-        )
-    return ChainReport(incident_id, count, None, "", expected_prev)
+            report.head_hash, report.head_seq, report.unsigned_through)
+    return report

@@ -392,6 +392,9 @@ class TimelineEntry(models.Model):
     data = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Ed25519 over the hash (incidents/signing.py), by a key the database never holds. NULL only
+    # for entries written before signing began; checkpoints cover those.
+    signature = models.CharField(max_length=100, null=True, blank=True)
 
     class Meta:
         ordering = ["incident_id", "seq"]

@@ -3,8 +3,8 @@ from collections.abc import Iterator
 
 from django.core.management.base import BaseCommand, CommandError
 
+from incidents import checkpoints
 from incidents.models import Incident
-from incidents.timeline import ChainReport, verify_chain
 
 
 def incident_number(value: str) -> int:
@@ -22,8 +22,10 @@ def positive(value: str) -> int:
 
 
 class Command(BaseCommand):
-    help = ("Verify the hash chains of incident timelines and name the first broken entry of "
-            "each broken chain. Exits non-zero when any chain is broken.")
+    help = ("Verify the record: every incident timeline's hash chain and signatures, the incident "
+            "rows against what their timelines say, and the audit log, each against the latest "
+            "signed checkpoint (manage.py timeline_checkpoint). Names every chain whose history "
+            "changed and what is not yet covered by a checkpoint. Exits non-zero on any problem.")
 
     def add_arguments(self, parser):
         parser.add_argument("--incident", type=incident_number, metavar="N",
@@ -34,23 +36,61 @@ class Command(BaseCommand):
     def handle(self, *, incident, batch_size, **options):
         if incident is not None and not Incident.objects.filter(pk=incident).exists():
             raise CommandError(f"There is no incident INC-{incident}.")
+        try:
+            known = checkpoints.coverage()
+        except checkpoints.CheckpointError as error:
+            raise CommandError(f"The checkpoints do not hold: {error}") from None
         ids = [incident] if incident is not None else _incident_ids(batch_size)
-        checked = entries = 0
-        broken: list[ChainReport] = []
+        checked = entries = uncovered = 0
+        broken: list[str] = []
         for incident_id in ids:
-            report = verify_chain(incident_id)
+            verdict = checkpoints.verify_incident(
+                Incident.objects.select_related("commander", "comms_lead").get(pk=incident_id),
+                known)
             checked += 1
-            entries += report.entries
-            if not report.intact:
-                broken.append(report)
-                self.stdout.write(self.style.ERROR(_describe(report)))
+            entries += verdict.entries
+            uncovered += _span(verdict.uncovered)
+            broken.extend(self._report(verdict))
+        if incident is None:
+            for verdict in checkpoints.missing_incidents(known):
+                broken.extend(self._report(verdict))
         summary = f"Verified {_count(checked, 'incident')}, {_count(entries, 'entry', 'entries')}"
-        if not broken:
-            self.stdout.write(self.style.SUCCESS(f"{summary}: all chains intact."))
-            return
-        self.stdout.write(f"{summary}: {len(broken):,} broken.")
-        raise CommandError(f"{_count(len(broken), 'timeline chain')} broken; the first: "
-                           f"{_describe(broken[0])}")
+        self.stdout.write(f"{summary}: " + (f"{len(broken):,} broken." if broken
+                                            else "all chains intact."))
+        audit_uncovered = 0
+        if incident is None:
+            verdict = checkpoints.verify_audit(known)
+            audit_uncovered = _span(verdict.uncovered)
+            problems = self._report(verdict)
+            broken.extend(problems)
+            state = "intact" if not problems else f"{len(problems)} problem(s)"
+            self.stdout.write(f"Audit log: {_count(verdict.entries, 'entry', 'entries')}, {state}.")
+        self.stdout.write(_coverage_line(known, uncovered, audit_uncovered, incident is None))
+        if broken:
+            raise CommandError(f"{_count(len(broken), 'problem')} in the record; the first: "
+                               f"{broken[0]}")
+
+    def _report(self, verdict) -> list[str]:
+        lines = [f"{verdict.name}: {problem}" for problem in verdict.problems]
+        for line in lines:
+            self.stdout.write(self.style.ERROR(line))
+        return lines
+
+
+def _span(uncovered) -> int:
+    return uncovered[1] - uncovered[0] + 1 if uncovered else 0
+
+
+def _coverage_line(known, timeline: int, audit: int, with_audit: bool) -> str:
+    latest = (f"latest checkpoint {known.latest.number} of {known.latest.created_at[:19]}Z"
+              if known.latest else "no checkpoint yet")
+    parts = [_count(timeline, "timeline entry", "timeline entries")]
+    if with_audit:
+        parts.append(_count(audit, "audit entry", "audit entries"))
+    if not timeline and not audit:
+        return f"Checkpoints: {latest}; it covers everything."
+    return (f"Checkpoints: {latest}; not yet covered: {' and '.join(parts)} "
+            "(manage.py timeline_checkpoint covers them).")
 
 
 def _incident_ids(batch_size: int) -> Iterator[int]:
@@ -67,7 +107,3 @@ def _incident_ids(batch_size: int) -> Iterator[int]:
 
 def _count(n: int, singular: str, plural: str = "") -> str:
     return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
-
-
-def _describe(report: ChainReport) -> str:
-    return f"INC-{report.incident_id}: entry #{report.first_bad_seq}: {report.reason}"
