@@ -15,6 +15,12 @@ from tests.receivers import http_receiver, smtp_server  # noqa: F401 (fixtures f
 _counter = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _own_checkpoints(tmp_path_factory, settings):
+    """Each test its own checkpoint directory: checkpoints outlive a test's database rollback."""
+    settings.RELAY_CHECKPOINT_DIR = tmp_path_factory.mktemp("checkpoints")
+
+
 def ensure_role_groups() -> None:
     """Role groups come from a data migration; a transactional test's flush removes them, so
     recreate them (idempotently, from the declared table) when missing."""

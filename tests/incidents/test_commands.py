@@ -161,23 +161,45 @@ def three_incidents(commander):
     return incidents  # 1 + 2 + 3 = 6 entries
 
 
+UNCOVERED = ("Checkpoints: no checkpoint yet; not yet covered: 6 timeline entries and 0 audit "
+             "entries (manage.py timeline_checkpoint covers them).\n")
+INTACT = ("Verified 3 incidents, 6 entries: all chains intact.\nAudit log: 0 entries, intact.\n"
+          + UNCOVERED)
+
+
 def test_verify_timeline_summarises_intact_chains(three_incidents):
-    assert run("verify_timeline") == "Verified 3 incidents, 6 entries: all chains intact.\n"
+    assert run("verify_timeline") == INTACT
+
+
+def test_verify_timeline_after_a_checkpoint_says_everything_is_covered(three_incidents):
+    assert run("timeline_checkpoint").startswith("Wrote full checkpoint 1 ")
+    assert run("verify_timeline").splitlines()[-1].endswith("; it covers everything.")
+    services.add_note(three_incidents[0], text="later", by=three_incidents[0].declared_by)
+    assert run("verify_timeline").splitlines()[-1].endswith(
+        "not yet covered: 1 timeline entry and 0 audit entries (manage.py timeline_checkpoint "
+        "covers them).")
 
 
 def test_verify_timeline_on_empty_database(db):
-    assert run("verify_timeline") == "Verified 0 incidents, 0 entries: all chains intact.\n"
+    assert run("verify_timeline") == (
+        "Verified 0 incidents, 0 entries: all chains intact.\nAudit log: 0 entries, intact.\n"
+        "Checkpoints: no checkpoint yet; it covers everything.\n")
 
 
 @pytest.mark.parametrize("batch", ["1", "2", "3", "500"])
 def test_verify_timeline_visits_every_incident_once_whatever_the_batch(batch, three_incidents,
                                                                        django_assert_num_queries):
-    with CaptureQueriesContext(connection) as one_chain:
-        verify_chain(three_incidents[2].pk)
+    with CaptureQueriesContext(connection) as one:
+        run("verify_timeline", "--incident", str(three_incidents[2].pk))
+    with CaptureQueriesContext(connection) as none:
+        run("verify_timeline", "--incident", str(three_incidents[2].pk), "--batch-size", "9")
+    per_incident = len(one) - 1  # the one-incident run also checks that the incident exists
+    assert len(none) == len(one)
     ids_queries = 3 // int(batch) + 1  # keyset pages, the last one short
-    with django_assert_num_queries(ids_queries + 3 * len(one_chain)):
+    audit_queries = 3  # the log's counter, its entries (none), and the counter again
+    with django_assert_num_queries(ids_queries + 3 * per_incident + 1 + audit_queries):
         output = run("verify_timeline", "--batch-size", batch)
-    assert output == "Verified 3 incidents, 6 entries: all chains intact.\n"
+    assert output == INTACT
 
 
 def test_verify_timeline_names_first_bad_entry_of_a_tampered_chain(three_incidents):
@@ -191,8 +213,9 @@ def test_verify_timeline_names_first_bad_entry_of_a_tampered_chain(three_inciden
         call_command("verify_timeline", stdout=out, no_color=True)
 
     line = f"INC-{victim.pk}: entry #2: its content does not match its hash (it was altered)"
-    assert str(raised.value) == f"1 timeline chain broken; the first: {line}"
-    assert out.getvalue() == f"{line}\nVerified 3 incidents, 6 entries: 1 broken.\n"
+    assert str(raised.value) == f"1 problem in the record; the first: {line}"
+    assert out.getvalue() == (f"{line}\nVerified 3 incidents, 6 entries: 1 broken.\n"
+                              f"Audit log: 0 entries, intact.\n{UNCOVERED}")
 
 
 def test_verify_timeline_lists_every_broken_chain(three_incidents):
@@ -202,14 +225,17 @@ def test_verify_timeline_lists_every_broken_chain(three_incidents):
     raw("DELETE FROM incidents_timelineentry WHERE incident_id = %s AND seq = 3", last.pk)
     out = StringIO()
 
-    with pytest.raises(CommandError, match=f"2 timeline chains broken; the first: INC-{first.pk}: "
+    with pytest.raises(CommandError, match=f"3 problems in the record; the first: INC-{first.pk}: "
                                            "entry #1: the incident records 1 entries but 0 remain"):
         call_command("verify_timeline", stdout=out, no_color=True)
 
     lines = out.getvalue().splitlines()
     assert [line.split(":")[0:2] for line in lines[:2]] == [
         [f"INC-{first.pk}", " entry #1"], [f"INC-{last.pk}", " entry #3"]]
-    assert lines[2].endswith(": 2 broken.")
+    # The severity change was the removed entry: the row's P1 has no timeline behind it.
+    assert lines[2] == (f"INC-{last.pk}: the incident row disagrees with its timeline: its "
+                        "severity is 'P1' but its timeline says 'P2'")
+    assert lines[3].endswith(": 2 broken.")
 
 
 def test_verify_timeline_exits_non_zero_on_broken_chain(three_incidents, capsys, monkeypatch):
@@ -221,7 +247,7 @@ def test_verify_timeline_exits_non_zero_on_broken_chain(three_incidents, capsys,
 
     assert status == 1
     assert f"INC-{victim.pk}: entry #3: the incident records 3 entries but 2 remain" in out
-    assert err.startswith(f"CommandError: 1 timeline chain broken; the first: INC-{victim.pk}: "
+    assert err.startswith(f"CommandError: 2 problems in the record; the first: INC-{victim.pk}: "
                           "entry #3")
     assert "Traceback" not in err
 
@@ -232,7 +258,8 @@ def test_verify_timeline_for_one_incident(three_incidents):
     raw("DELETE FROM incidents_timelineentry WHERE incident_id = %s AND seq = 2", second.pk)
 
     assert run("verify_timeline", "--incident", str(first.pk)) == (
-        "Verified 1 incident, 1 entry: all chains intact.\n")
+        "Verified 1 incident, 1 entry: all chains intact.\nCheckpoints: no checkpoint yet; not "
+        "yet covered: 1 timeline entry (manage.py timeline_checkpoint covers them).\n")
     with pytest.raises(CommandError, match=f"the first: INC-{second.pk}: entry #2"):
         run("verify_timeline", "--incident", f"INC-{second.pk}")
 

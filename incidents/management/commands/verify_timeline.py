@@ -41,7 +41,7 @@ class Command(BaseCommand):
         except checkpoints.CheckpointError as error:
             raise CommandError(f"The checkpoints do not hold: {error}") from None
         ids = [incident] if incident is not None else _incident_ids(batch_size)
-        checked = entries = uncovered = 0
+        checked = entries = uncovered = chains = 0
         broken: list[str] = []
         for incident_id in ids:
             verdict = checkpoints.verify_incident(
@@ -51,11 +51,13 @@ class Command(BaseCommand):
             entries += verdict.entries
             uncovered += _span(verdict.uncovered)
             broken.extend(self._report(verdict))
+            chains += not verdict.intact
         if incident is None:
             for verdict in checkpoints.missing_incidents(known):
                 broken.extend(self._report(verdict))
+                chains += 1
         summary = f"Verified {_count(checked, 'incident')}, {_count(entries, 'entry', 'entries')}"
-        self.stdout.write(f"{summary}: " + (f"{len(broken):,} broken." if broken
+        self.stdout.write(f"{summary}: " + (f"{chains:,} broken." if chains
                                             else "all chains intact."))
         audit_uncovered = 0
         if incident is None:
