@@ -10,6 +10,7 @@ class IncidentsConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from config import timers
+        from incidents import checks  # noqa: F401 (registers the deploy checks)
         from incidents.history_guard import register_sqlite_function
         from incidents.intake.routing import forget_routing
         from incidents.management.commands.register_schedules import after_migrate

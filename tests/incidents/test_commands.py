@@ -18,7 +18,6 @@ from incidents.models import (
     Severity,
     TimelineEntry,
 )
-from incidents.timeline import verify_chain
 from tests.conftest import declare, make_user
 from tests.incidents.test_timeline import allow_tampering, raw
 

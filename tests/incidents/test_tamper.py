@@ -466,3 +466,12 @@ def test_relay_runs_as_the_runtime_role(runtime_role, commander, settings, tmp_p
     verified = manage("verify_timeline")
     assert verified.returncode == 0, verified.stderr
     assert "all chains intact" in verified.stdout
+
+
+def test_check_deploy_warns_without_a_configured_signing_key(settings):
+    from django.core.checks import run_checks
+    settings.RELAY_SIGNING_KEY = ""
+    settings.RELAY_SIGNING_KEY_FILE_CONFIGURED = False
+    assert "relay.W001" in [m.id for m in run_checks(include_deployment_checks=True)]
+    settings.RELAY_SIGNING_KEY = base64.b64encode(b"k" * 32).decode()
+    assert "relay.W001" not in [m.id for m in run_checks(include_deployment_checks=True)]
