@@ -97,6 +97,18 @@ def public_key_b64() -> str:
 
 def trusted_keys() -> list[Ed25519PublicKey]:
     """The current public key, then any older ones kept trusted after a rotation."""
+    cache_key = ("trusted", settings.RELAY_SIGNING_KEY, str(settings.RELAY_SIGNING_KEY_FILE),
+                 tuple(settings.RELAY_SIGNING_TRUSTED_KEYS))
+    keys = _trusted.get(cache_key)
+    if keys is None:
+        keys = _trusted[cache_key] = _trusted_keys()
+    return keys
+
+
+_trusted: dict[tuple, list[Ed25519PublicKey]] = {}
+
+
+def _trusted_keys() -> list[Ed25519PublicKey]:
     keys = [public_key()]
     for text in settings.RELAY_SIGNING_TRUSTED_KEYS:
         try:
