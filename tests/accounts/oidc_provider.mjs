@@ -4,8 +4,8 @@
 // Environment:
 //   OIDC_PROVIDER_MODULE   path of oidc-provider's package folder (.cache/npm/node_modules/...)
 //   OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
-//   OIDC_REDIRECT_URIS     comma-separated callback URLs the client may use
-//   OIDC_LOGOUT_URIS       comma-separated post-logout redirect URLs (may be empty)
+//   OIDC_REDIRECT_URIS     comma-separated callback URLs the client may use (any port)
+//   OIDC_LOGOUT_URIS       comma-separated post-logout redirect URLs (any port; may be empty)
 //   OIDC_USERS_FILE        JSON {"username": {"password", "sub", "email", "name", "groups": []}},
 //                          read again on every sign-in so a test can change a person's groups
 //
@@ -93,6 +93,26 @@ const provider = new Provider(issuer, {
   ttl: { Session: 600, Interaction: 600, Grant: 600, AccessToken: 600, IdToken: 600,
     AuthorizationCode: 60 },
 });
+
+// The test server's port is known only at run time: a registered callback or post-logout URL
+// matches on any port of the same host (RFC 8252 allows this for loopback).
+const anyPort = (value) => {
+  try {
+    const url = new URL(value);
+    url.port = '';
+    return url.href;
+  } catch {
+    return null;
+  }
+};
+for (const [method, field] of [['redirectUriAllowed', 'redirectUris'],
+  ['postLogoutRedirectUriAllowed', 'postLogoutRedirectUris']]) {
+  const exact = provider.Client.prototype[method];
+  provider.Client.prototype[method] = function allowed(value) {
+    return exact.call(this, value)
+      || (anyPort(value) !== null && (this[field] || []).some((uri) => anyPort(uri) === anyPort(value)));
+  };
+}
 
 function loginPage(uid, error = '') {
   return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Test IdP sign-in</title>
