@@ -311,3 +311,12 @@ def test_unreachable_provider_leaves_the_login_page_working(client, settings, db
     assert 'id="id_password"' in body
     start = client.get("/oidc/authenticate/")
     assert start.status_code == 503 and "unavailable" in start.content.decode()
+
+
+def test_password_throttle_still_locks_with_sso_on(client, sso, responder, settings):
+    for n in range(settings.RELAY_LOGIN_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": "responder", "password": "wrong"},
+                    REMOTE_ADDR=f"198.51.100.{n + 1}")
+    response = client.post("/accounts/login/", {"username": "responder",
+                                                "password": "pw-responder"})
+    assert response.status_code == 429 and "_auth_user_id" not in client.session
