@@ -152,8 +152,6 @@ OIDC_RP_SIGN_ALGO = "RS256"
 OIDC_USE_PKCE = True
 OIDC_TOKEN_USE_BASIC_AUTH = True  # client_secret_basic, the default a provider registers
 OIDC_STORE_ID_TOKEN = True  # the hint for signing out at the provider too
-OIDC_CREATE_USER = True
-LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
 SSO_ENABLED = bool(OIDC_ISSUER and OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET)
 if OIDC_ISSUER and not SSO_ENABLED:
     raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too.")
