@@ -44,17 +44,21 @@ system-packages:
 	  fi; \
 	fi
 
-# axe-core (npm registry) for the accessibility checks of tests/browser/test_pages.py; one major
-# pinned, kept out of git, installed once.
+# npm packages the tests use, one major each, kept out of git, installed once: axe-core for the
+# accessibility checks of tests/browser/test_pages.py, oidc-provider for the identity provider
+# the single sign-on tests run (tests/accounts/oidc_provider.mjs). One npm install for both:
+# a later `npm install --no-save` into the same folder removes what an earlier one put there.
 AXE := .cache/npm/node_modules/axe-core/axe.min.js
+OIDC_PROVIDER := .cache/npm/node_modules/oidc-provider/package.json
+NPM_PACKAGES := axe-core@4 oidc-provider@9
 # Node trusts only its own CA list; where the machine reaches the registry through its own CAs
 # (the system bundle), node is told to trust those too.
 SYSTEM_CAS := $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt))
-$(AXE):
+$(AXE) $(OIDC_PROVIDER) &:
 	NODE_EXTRA_CA_CERTS="$${NODE_EXTRA_CA_CERTS:-$(SYSTEM_CAS)}" \
-	  npm install --no-save --no-audit --no-fund --prefix .cache/npm axe-core@4
+	  npm install --no-save --no-audit --no-fund --prefix .cache/npm $(NPM_PACKAGES)
 
-test: install system-packages $(AXE)
+test: install system-packages $(AXE) $(OIDC_PROVIDER)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        from accounts import timezones  # noqa: F401  (connects the login receiver)
+        from accounts import checks, timezones  # noqa: F401  (registers the checks, connects the login receiver)

@@ -57,6 +57,18 @@ class Profile(models.Model):
     time_zone = models.CharField(
         max_length=64, blank=True,
         help_text="Times on every page are shown in this zone. Empty: your browser's zone.")
+    # Who this person is at the single sign-on provider (its issuer and `sub` claim), set on
+    # their first SSO sign-in; empty for local accounts. Never matched by email.
+    sso_issuer = models.CharField(max_length=255, blank=True, editable=False)
+    sso_subject = models.CharField(max_length=255, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            # Also the index accounts.sso.OIDCBackend.find_user looks a sign-in up by.
+            models.UniqueConstraint(fields=["sso_issuer", "sso_subject"],
+                                    condition=~models.Q(sso_subject=""),
+                                    name="accounts_profile_unique_sso_identity"),
+        ]
 
     def __str__(self):
         return f"Settings of {self.user}"

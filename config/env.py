@@ -59,3 +59,17 @@ def env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Netwo
                 f"{name} has {item!r}, which is not a network in CIDR form such as 10.0.0.0/8."
             ) from None
     return tuple(networks)
+
+
+def env_pairs(name: str) -> tuple[tuple[str, str], ...]:
+    """Comma-separated key=value pairs, such as "sre=Responders,audit=Auditors" (empty: none).
+    A key may appear more than once; order is kept."""
+    pairs = []
+    for item in env_list(name, []):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(
+                f"{name} has {item!r}; write key=value pairs separated by commas, such as "
+                f"sre=Responders,audit=Auditors.")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)

@@ -11,7 +11,7 @@ import dj_database_url
 from csp.constants import NONCE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_networks, env_str
+from config.env import env_bool, env_int, env_list, env_networks, env_pairs, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -138,10 +138,38 @@ if _redis_url:
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 
+# Single sign-on over OpenID Connect (accounts/sso.py): off unless the issuer and the client are
+# set. Endpoints and keys come from the issuer's discovery document, fetched on first use.
+OIDC_ISSUER = (env_str("OIDC_ISSUER") or "").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile groups")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+# IdP group → Relay role group / team (name or slug); a group may be named more than once.
+OIDC_GROUP_ROLES = env_pairs("OIDC_GROUP_ROLES")
+OIDC_GROUP_TEAMS = env_pairs("OIDC_GROUP_TEAMS")
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10, minimum=1)
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_TOKEN_USE_BASIC_AUTH = True  # client_secret_basic, the default a provider registers
+OIDC_STORE_ID_TOKEN = True  # the hint for signing out at the provider too
+SSO_ENABLED = bool(OIDC_ISSUER and OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET)
+if OIDC_ISSUER and not SSO_ENABLED:
+    raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too.")
+# LOCAL_PASSWORDS=off: people sign in only through the identity provider (API tokens still work).
+LOCAL_PASSWORDS = env_bool("LOCAL_PASSWORDS", True)
+if not LOCAL_PASSWORDS and not SSO_ENABLED:
+    raise ImproperlyConfigured(
+        "LOCAL_PASSWORDS=off needs single sign-on: set OIDC_ISSUER, OIDC_CLIENT_ID and "
+        "OIDC_CLIENT_SECRET, or nobody could sign in.")
+
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked account or address before any password is checked.
     "axes.backends.AxesBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    *(["django.contrib.auth.backends.ModelBackend"] if LOCAL_PASSWORDS else []),
+    # A ModelBackend too, so with passwords off group permissions still come from here.
+    *(["accounts.sso.OIDCBackend"] if SSO_ENABLED else []),
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous users see nothing.

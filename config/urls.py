@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from accounts import views as account_views
 
 # JSON for the API and intake, the site's page elsewhere.
 handler404 = "config.errors.not_found"
@@ -23,9 +24,15 @@ urlpatterns = [
     path("", include("postmortems.insights.urls")),
     path("oncall/", include("oncall.urls")),
     path("accounts/", include("accounts.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
-         name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", account_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", account_views.logout_view, name="logout"),
+    # Single sign-on (accounts/sso.py); the names are the ones mozilla-django-oidc reverses.
+    path("oidc/authenticate/", account_views.SignInStart.as_view(),
+         name="oidc_authentication_init"),
+    path("oidc/callback/", account_views.SignInCallback.as_view(),
+         name="oidc_authentication_callback"),
+    # Before the admin's own: with LOCAL_PASSWORDS off it takes no password either.
+    path("admin/login/", account_views.admin_login),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -10,6 +10,7 @@ from accounts.roles import sync_role_groups
 from incidents import services
 from incidents.models import CustomerTier, Service, Severity
 from oncall.models import Team
+from tests.oidc_idp import oidc_idp, sso  # noqa: F401 (single sign-on tests)
 from tests.receivers import http_receiver, smtp_server  # noqa: F401 (fixtures for every test)
 
 _counter = itertools.count(1)
