@@ -142,6 +142,7 @@ class Result:
     status: int | None  # None: no answer
     client_ms: float
     server_ms: float | None
+    error: str = ""  # when there was no answer: why
 
 
 @dataclass
@@ -159,7 +160,7 @@ class User:
             data={"username": self.name, "password": PASSWORD,
                   "csrfmiddlewaretoken": token.group(1) if token else ""})
         if answer.status_code != 302 or "sessionid" not in self.session.cookies:
-            raise SystemExit(f"{self.name} could not log in: {answer.status_code}")
+            raise RuntimeError(f"{self.name} could not log in: {answer.status_code}")
 
     def get(self, kind: str, path: str) -> None:
         started = time.perf_counter()
@@ -168,10 +169,12 @@ class User:
                                       headers={"HX-Request": "true"} if kind == "poll" else {})
             status, server = answer.status_code, answer.headers.get("Server-Timing")
             answer.content  # noqa: B018 — the body read is part of the time
-        except requests.RequestException:
-            status, server = None, None
+        except requests.RequestException as exc:
+            status, server, error = None, None, f"{type(exc).__name__}: {exc}"[:200]
+        else:
+            error = ""
         self.results.append(Result(kind, status, (time.perf_counter() - started) * 1000,
-                                   common.server_timing_ms(server)))
+                                   common.server_timing_ms(server), error))
 
     def browse(self, measure_from: float, deadline: float, pages: list[int],
                polls: list[tuple[int, int]], rounds_of_polls: int, think: float,
@@ -196,12 +199,22 @@ class User:
 
 def run_users(base: str, names: list[str], seconds: float, pages, polls, args) -> list[User]:
     users = [User(name, base) for name in names]
-    logins = [threading.Thread(target=user.log_in) for user in users]
+    failed = []
+
+    def log_in(user):
+        try:
+            user.log_in()
+        except (requests.RequestException, RuntimeError) as exc:
+            failed.append(f"{user.name}: {exc}")
+
+    logins = [threading.Thread(target=log_in, args=(user,)) for user in users]
     started = time.perf_counter()
     for thread in logins:
         thread.start()
     for thread in logins:
         thread.join()
+    if failed:
+        raise SystemExit("logging in failed:\n" + "\n".join(failed))
     print(f"{len(users)} users logged in through the login form in "
           f"{time.perf_counter() - started:.1f}s")
     measure_from = time.monotonic() + args.warmup
@@ -275,16 +288,22 @@ def main() -> None:
         print(f"manage.py serve: gunicorn {args.workers} workers × {args.threads} threads, "
               f"port {served.port}")
         users = run_users(f"http://127.0.0.1:{served.port}", names, seconds, pages, polls, args)
+        server_log = [line for line in served.tail(100_000).splitlines()
+                      if any(word in line for word in ("WORKER TIMEOUT", "ERROR", "CRITICAL",
+                                                       "Booting worker"))]
     results = [r for user in users for r in user.results]
     data, rows = figures(results, seconds, args.users)
     data["cpus_busy"] = cpu.busy and round(cpu.busy, 2)
     print(f"\nmachine during the run: {cpu.note(expected=os.cpu_count() or 1)}\n")
     print(common.table(["kind", "requests", "errors", "p50 ms", "p95 ms", "p99 ms",
                         "server p95 ms"], rows))
-    unexpected = sorted({(r.kind, r.status) for r in results if r.status not in EXPECTED[r.kind]},
-                        key=str)
+    unexpected = sorted({(r.kind, r.status, r.error) for r in results
+                         if r.status not in EXPECTED[r.kind]}, key=str)
     if unexpected:
-        print(f"\nunexpected answers (kind, status): {unexpected}")
+        print("\nunexpected answers (kind, status, error):")
+        print("\n".join(f"  {u}" for u in unexpected))
+        print("server log (workers booted, timeouts, errors):")
+        print("\n".join(f"  {line}" for line in server_log[-20:]))
     print(f"\n{data['requests_per_s']} requests/s; client times are request sent → body read on "
           "a kept-alive connection; server times from Server-Timing")
     print(json.dumps(data))
