@@ -17,6 +17,10 @@ threads = env_int("WEB_THREADS", 8, minimum=1)
 backlog = 2048
 accesslog = "-"
 errorlog = "-"
+# Idle keep-alive connections live longer than the incident page's 3 s timeline poll, so a
+# browser's polls reuse one connection; with gunicorn's default (2 s) a loaded worker closed
+# connections whose next request was already on its way (connection reset, bench/web.py).
+keepalive = 5
 # Ctrl-C should not wait long for a slow client; requests are short.
 graceful_timeout = 10
 # gunicorn 24+ opens a control socket at one path per user; a second instance (tests, a second

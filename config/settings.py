@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.ServerTimingMiddleware",
+    # Above every middleware that may use the database: 503 + Retry-After while it is down.
+    "config.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -331,7 +333,8 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "config.log_filters.RedactSecrets"}},
+    "filters": {"redact_secrets": {"()": "config.log_filters.RedactSecrets"},
+                "drop_unavailable": {"()": "config.unavailable.DropUnavailableTraceback"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
                              "filters": ["redact_secrets"]}},
@@ -340,6 +343,8 @@ LOGGING = {
         "django": {"handlers": [], "propagate": True},
         "django.server": {"handlers": ["console"], "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # A database outage is logged once by config.unavailable, not as a traceback a request.
+        "django.request": {"filters": ["drop_unavailable"]},
     },
 }
 
