@@ -32,7 +32,8 @@ BASE = timezone.now().replace(second=0, microsecond=0)
 
 
 def entries(action=None):
-    rows = AuditEntry.objects.order_by("seq")
+    """This area's entries (sign-ins and the like are other areas' business)."""
+    rows = AuditEntry.objects.filter(object_type__startswith="comms.").order_by("seq")
     return list(rows.filter(action=action) if action else rows)
 
 
