@@ -29,12 +29,18 @@ SAVERS = {
     EscalationStep: ("save_step", "step"),
     ContactMethod: ("save_contact_method", "method"),
     NotificationRule: ("save_notification_rule", "rule"),
+    CalendarFeed: ("save_calendar_feed", "feed"),
 }
 
 
-def _save(request, obj) -> None:
+def _save(request, obj, form=None) -> None:
     function, keyword = SAVERS[type(obj)]
-    getattr(services, function)(by=request.user, **{keyword: obj})
+    extra = {}
+    if isinstance(obj, EscalationStep) and form is not None:
+        # Through the service, so the step's audit entry holds the targets it was saved with.
+        extra["targets"] = {name: form.cleaned_data[name] for name in services.TARGETS
+                            if name in form.cleaned_data}
+    getattr(services, function)(by=request.user, **{keyword: obj}, **extra)
 
 
 class ThroughServices(admin.ModelAdmin):
@@ -52,8 +58,9 @@ class ThroughServices(admin.ModelAdmin):
             services.delete_configuration(by=request.user, obj=obj)
 
     def save_formset(self, request, form, formset, change):
+        forms = {id(row.instance): row for row in formset.forms}
         for obj in formset.save(commit=False):
-            _save(request, obj)
+            _save(request, obj, forms.get(id(obj)))
         for obj in formset.deleted_objects:
             services.delete_configuration(by=request.user, obj=obj)
         formset.save_m2m()  # after the rows: step targets need the step saved
@@ -104,7 +111,7 @@ class OverrideAdmin(ThroughServices):
 
 
 @admin.register(CalendarFeed)
-class CalendarFeedAdmin(admin.ModelAdmin):
+class CalendarFeedAdmin(ThroughServices):
     list_display = ["user"]
     search_fields = ["user__username"]
 
@@ -148,8 +155,20 @@ class LayerMemberAdmin(ThroughServices):
 
 @admin.register(Swap)
 class SwapAdmin(admin.ModelAdmin):
+    """Read only: a swap changes only through its two people (offer, take, undo), whose
+    services keep its override in step; an admin covers a period with an override instead."""
+
     list_display = ["schedule", "offered_by", "start", "end", "state", "taken_by"]
     list_filter = ["state", "schedule"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(HandoffNotice)

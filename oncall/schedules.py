@@ -9,9 +9,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from config import auditing
 from oncall import rotation
 from oncall.models import CalendarFeed, Layer, Override, Schedule
 
@@ -134,6 +136,12 @@ def fingerprint(schedule: Schedule) -> str:
 
 
 def calendar_feed(user) -> CalendarFeed:
-    """The user's personal feed, created on first use."""
-    feed, _ = CalendarFeed.objects.get_or_create(user=user)
+    """The user's personal feed, created on first use: its token is a credential, so the
+    audit log tells when one was issued (never the token)."""
+    with transaction.atomic():
+        feed, created = CalendarFeed.objects.get_or_create(user=user)
+        if created:
+            auditing.log("calendar_feed.create", feed, actor=user,
+                         after=auditing.snapshot(feed, secrets=("token",)),
+                         secrets_changed=["token"])
     return feed

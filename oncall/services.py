@@ -1,6 +1,7 @@
 """State changes of on-call data: configuration writes (schedules, layers, policies and their
 steps, contact methods), overrides, swaps, hand-off notices. The admin and the portal call these;
-`by` is the acting user."""
+`by` is the acting user. Each configuration write, override and swap writes its audit-log entry
+in its own transaction (config.auditing); hand-off notices are deliveries, not configuration."""
 
 from datetime import datetime, timedelta
 
@@ -9,11 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import auditing
 from config.errors import Conflict
 from config.outbox import Outbox, doubling
 from oncall import channels, schedules
 from oncall.channels import Message
 from oncall.models import (
+    CalendarFeed,
     ContactKind,
     ContactMethod,
     EscalationPolicy,
@@ -41,6 +44,13 @@ class SwapError(Conflict):
 
 def create_override(schedule: Schedule, *, user, start: datetime, end: datetime,
                     by=None, note: str = "") -> Override:
+    with transaction.atomic():
+        override = _new_override(schedule, user=user, start=start, end=end, by=by, note=note)
+        _log(by, override, None, _state(override))
+    return override
+
+
+def _new_override(schedule, *, user, start, end, by, note) -> Override:
     check_period(start, end)
     return Override.objects.create(schedule=schedule, user=user, start=start, end=end,
                                    created_by=by, note=(note or "")[:200])
@@ -56,8 +66,11 @@ def offer_swap(schedule: Schedule, *, by, start: datetime, end: datetime,
                    if s.who.pk == by.pk), timedelta())
     if covered != end - start:
         raise ValidationError({"start": "You are not on call for all of that period."})
-    return Swap.objects.create(schedule=schedule, offered_by=by, start=start, end=end,
-                               note=(note or "")[:200])
+    with transaction.atomic():
+        swap = Swap.objects.create(schedule=schedule, offered_by=by, start=start, end=end,
+                                   note=(note or "")[:200])
+        _log(by, swap, None, _state(swap), verb="offer")
+    return swap
 
 
 def take_swap(swap: Swap, *, by) -> Swap:
@@ -69,10 +82,13 @@ def take_swap(swap: Swap, *, by) -> Swap:
             raise SwapError("You cannot take your own swap.")
         if swap.start <= timezone.now():
             raise SwapError("This swap has already started.")
-        swap.override = create_override(swap.schedule, user=by, start=swap.start, end=swap.end,
-                                        by=by, note=f"Swap with {swap.offered_by}")
+        before = _state(swap)
+        # The override is the swap's own: its entry (swap.take) names it.
+        swap.override = _new_override(swap.schedule, user=by, start=swap.start, end=swap.end,
+                                      by=by, note=f"Swap with {swap.offered_by}")
         swap.taken_by, swap.state = by, SwapState.TAKEN
         swap.save()
+        _log(by, swap, before, _state(swap), verb="take")
     return swap
 
 
@@ -86,11 +102,97 @@ def undo_swap(swap: Swap, *, by) -> Swap:
             raise SwapError("This swap was already withdrawn.")
         if swap.start <= timezone.now():
             raise SwapError("This swap has already started; create an override instead.")
+        before = _state(swap)
         if swap.override_id:
             Override.objects.filter(pk=swap.override_id).delete()
         swap.override, swap.taken_by, swap.state = None, None, SwapState.WITHDRAWN
         swap.save()
+        _log(by, swap, before, _state(swap), verb="undo")
     return swap
+
+
+# --- The audit log ------------------------------------------------------------------------------
+
+# Each model's name in the log's actions ("schedule.update").
+THINGS = {Schedule: "schedule", Layer: "layer", LayerMember: "layer_member",
+          Override: "override", EscalationPolicy: "escalation_policy",
+          EscalationStep: "escalation_step", ContactMethod: "contact_method",
+          NotificationRule: "notification_rule", CalendarFeed: "calendar_feed", Swap: "swap"}
+# A webhook or Slack URL is a credential: whoever has it can post to the channel. Email addresses
+# and phone numbers are personal data, kept like any other field.
+SECRET_ADDRESS_KINDS = frozenset({ContactKind.WEBHOOK, ContactKind.SLACK})
+LAYER_FIELDS = ("name", "rank", "start_date", "handoff_time", "turn_unit", "turn_length",
+                "restrict_start", "restrict_end", "restrict_weekdays")
+TARGETS = ("users", "schedules", "teams")
+
+
+def _secrets(obj) -> tuple[str, ...]:
+    if isinstance(obj, Schedule):
+        return ("calendar_token",)
+    if isinstance(obj, CalendarFeed):
+        return ("token",)
+    if isinstance(obj, ContactMethod) and obj.kind in SECRET_ADDRESS_KINDS:
+        return ("address",)
+    return ()
+
+
+def _state(obj) -> tuple[dict, dict]:
+    """What the log keeps of a row, and its secrets' values (compared, never kept). A layer's
+    people are its member rows, which have entries of their own."""
+    fields = [f.name for f in [*obj._meta.concrete_fields, *obj._meta.many_to_many]
+              if not (isinstance(obj, Layer) and f.name == "participants")]
+    secrets = _secrets(obj)
+    return (auditing.snapshot(obj, fields, secrets),
+            {name: getattr(obj, name) for name in secrets})
+
+
+def _schedule_state(schedule: Schedule) -> tuple[dict, dict]:
+    """The schedule with its layers and their people in order: what its editor saves at once."""
+    view, secrets = _state(schedule)
+    layers = schedule.layers.order_by("-rank", "pk").prefetch_related("members")
+    view["layers"] = [{"id": layer.pk, **auditing.snapshot(layer, LAYER_FIELDS),
+                       "members": [m.user_id for m in layer.members.all()]}
+                      for layer in layers]
+    return view, secrets
+
+
+def _policy_state(policy: EscalationPolicy) -> tuple[dict, dict]:
+    view, secrets = _state(policy)
+    view["steps"] = [auditing.snapshot(step, ("delay_minutes", *TARGETS))
+                     for step in policy.steps.order_by("position")]
+    return view, secrets
+
+
+def _whole(obj) -> tuple[dict, dict]:
+    if isinstance(obj, Schedule):
+        return _schedule_state(obj)
+    if isinstance(obj, EscalationPolicy):
+        return _policy_state(obj)
+    return _state(obj)
+
+
+def _repr(obj) -> str:
+    """The row's name in the log: str(), but never a contact method's address (it may be a
+    credential)."""
+    if isinstance(obj, ContactMethod):
+        return f"{obj.get_kind_display()} of {obj.user}"
+    if isinstance(obj, NotificationRule):
+        return f"{_repr(obj.contact_method)} after {obj.delay_minutes} min"
+    return str(obj)
+
+
+def _log(by, obj, before: tuple | None, after: tuple | None, *, verb: str = "",
+         object_id=None) -> None:
+    """One entry: create (no before), delete (no after) or update (only what differs)."""
+    before_view, before_secrets = before or (None, {})
+    after_view, after_secrets = after or (None, {})
+    changed = [] if after is None else [
+        name for name in {*before_secrets, *after_secrets}
+        if before_secrets.get(name) != after_secrets.get(name)]
+    verb = verb or ("create" if before is None else "delete" if after is None else "update")
+    auditing.log(f"{THINGS[type(obj)]}.{verb}", obj, actor=by, before=before_view,
+                 after=after_view, secrets_changed=changed, object_repr=_repr(obj),
+                 object_id=str(obj.pk if object_id is None else object_id))
 
 
 # --- Configuration ------------------------------------------------------------------------------
@@ -105,59 +207,82 @@ def _save(obj, fields: dict):
     return obj
 
 
+def _save_logged(by, obj, fields: dict, targets: dict | None = None):
+    """_save, and its audit entry, whose before is the row as stored (the caller's instance
+    may carry the change already, as the admin's does)."""
+    with transaction.atomic():
+        stored = (type(obj)._default_manager.select_for_update().filter(pk=obj.pk).first()
+                  if obj.pk is not None else None)
+        before = _state(stored) if stored is not None else None
+        _save(obj, fields)
+        for name, chosen in (targets or {}).items():
+            getattr(obj, name).set(chosen)
+        _log(by, obj, before, _state(obj))
+    return obj
+
+
 def save_schedule(*, by, schedule: Schedule, **fields) -> Schedule:
-    return _save(schedule, fields)
+    return _save_logged(by, schedule, fields)
 
 
 def save_layer(*, by, layer: Layer, **fields) -> Layer:
     """Layer.clean() holds its rules: both ends of a daily window or none, weekdays 0–6."""
-    return _save(layer, fields)
+    return _save_logged(by, layer, fields)
 
 
 def save_layer_member(*, by, member: LayerMember, **fields) -> LayerMember:
-    return _save(member, fields)
+    return _save_logged(by, member, fields)
 
 
 def save_override(*, by, override: Override, **fields) -> Override:
     """The admin's path to an override: Override.clean() holds create_override's period rule."""
     if override.pk is None and override.created_by_id is None:
         override.created_by = by
-    return _save(override, fields)
+    return _save_logged(by, override, fields)
 
 
 def save_policy(*, by, policy: EscalationPolicy, **fields) -> EscalationPolicy:
-    return _save(policy, fields)
+    return _save_logged(by, policy, fields)
 
 
-def save_step(*, by, step: EscalationStep, **fields) -> EscalationStep:
-    """One step of a policy; its targets (many-to-many) are set by the caller after the save."""
-    return _save(step, fields)
+def save_step(*, by, step: EscalationStep, targets: dict | None = None,
+              **fields) -> EscalationStep:
+    """One step of a policy; `targets` ({users, schedules, teams}), when given, replace its
+    targets after the save."""
+    return _save_logged(by, step, fields, targets)
+
+
+def save_calendar_feed(*, by, feed: CalendarFeed, **fields) -> CalendarFeed:
+    return _save_logged(by, feed, fields)
 
 
 def edit_schedule(*, by, schedule: Schedule, fields: dict, layers: list, version: str = "",
                   ) -> Schedule:
     """Save a schedule and its whole set of layers at once, as the portal's editor does.
     `layers`: (Layer, its fields, its participants in order); stored layers not among them are
-    deleted. Refused when the stored configuration no longer matches `version` (when given)."""
+    deleted. Refused when the stored configuration no longer matches `version` (when given).
+    One audit entry holds the whole schedule before and after."""
     with transaction.atomic():
+        before = None
         if schedule.pk is not None:
             stored = Schedule.objects.select_for_update().get(pk=schedule.pk)
             if version and version != schedules.fingerprint(stored):
                 raise ValidationError("Someone changed this schedule since you opened it. "
                                       "Open the editor again to see their change.")
-        save_schedule(by=by, schedule=schedule, **fields)
+            before = _schedule_state(stored)
+        _save(schedule, fields)
         kept = [layer.pk for layer, _, _ in layers if layer.pk is not None]
-        for old in schedule.layers.exclude(pk__in=kept):
-            delete_configuration(by=by, obj=old)
-        _free_ranks(by, schedule, layers)
+        schedule.layers.exclude(pk__in=kept).delete()
+        _free_ranks(schedule, layers)
         for layer, layer_fields, people in layers:
             layer.schedule = schedule
-            save_layer(by=by, layer=layer, **layer_fields)
-            _save_members(by, layer, people)
+            _save(layer, layer_fields)
+            _save_members(layer, people)
+        _log(by, schedule, before, _schedule_state(schedule))
     return schedule
 
 
-def _free_ranks(by, schedule, layers) -> None:
+def _free_ranks(schedule, layers) -> None:
     """Move layers whose rank changes out of the way first: two layers may swap ranks, and
     each save is checked against the (schedule, rank) constraint."""
     stored = dict(schedule.layers.values_list("pk", "rank"))
@@ -165,54 +290,61 @@ def _free_ranks(by, schedule, layers) -> None:
               if layer.pk is not None and fields["rank"] != stored.get(layer.pk)]
     top = max(stored.values(), default=0)
     for offset, (layer, rank) in enumerate(moving, start=1):
-        save_layer(by=by, layer=layer, rank=top + 100 + offset)
+        _save(layer, {"rank": top + 100 + offset})
         layer.rank = rank
 
 
-def _save_members(by, layer: Layer, people: list) -> None:
+def _save_members(layer: Layer, people: list) -> None:
     """Members are numbered slots: slot i holds the i-th person, extra slots go."""
     slots = list(layer.members.order_by("position"))
     for position, person in enumerate(people):
         if position < len(slots):
             if slots[position].user_id != person.pk:
-                save_layer_member(by=by, member=slots[position], user=person)
+                _save(slots[position], {"user": person})
         else:
-            save_layer_member(by=by, member=LayerMember(layer=layer, position=position),
-                              user=person)
+            _save(LayerMember(layer=layer, position=position), {"user": person})
     for extra in slots[len(people):]:
-        delete_configuration(by=by, obj=extra)
+        extra.delete()
 
 
 def edit_policy(*, by, policy: EscalationPolicy, fields: dict, steps: list) -> EscalationPolicy:
     """Save a policy and its steps at once. `steps`: ({delay_minutes}, {users, schedules,
-    teams}) in paging order; stored steps are numbered slots, extra ones are deleted."""
+    teams}) in paging order; stored steps are numbered slots, extra ones are deleted. One audit
+    entry holds the whole policy before and after."""
     with transaction.atomic():
-        save_policy(by=by, policy=policy, **fields)
+        before = None
+        if policy.pk is not None:
+            before = _policy_state(EscalationPolicy.objects.select_for_update().get(pk=policy.pk))
+        _save(policy, fields)
         slots = list(policy.steps.order_by("position"))
         for position, (step_fields, targets) in enumerate(steps):
             step = slots[position] if position < len(slots) else EscalationStep(
                 policy=policy, position=position)
-            save_step(by=by, step=step, **step_fields)
+            _save(step, step_fields)
             for name, chosen in targets.items():
                 getattr(step, name).set(chosen)
         for extra in slots[len(steps):]:
-            delete_configuration(by=by, obj=extra)
+            extra.delete()
+        _log(by, policy, before, _policy_state(policy))
     return policy
 
 
 def save_contact_method(*, by, method: ContactMethod, **fields) -> ContactMethod:
     """ContactMethod.clean() refuses an address its kind cannot reach (validate_address)."""
-    return _save(method, fields)
+    return _save_logged(by, method, fields)
 
 
 def save_notification_rule(*, by, rule: NotificationRule, **fields) -> NotificationRule:
-    return _save(rule, fields)
+    return _save_logged(by, rule, fields)
 
 
 def delete_configuration(*, by, obj) -> None:
-    """Delete a schedule, layer, member, override, policy, step, contact method or rule."""
+    """Delete a schedule, layer, member, override, policy, step, contact method, rule or
+    calendar feed. A schedule's or policy's entry holds its layers or steps, which go with it."""
     with transaction.atomic():
+        pk, before = obj.pk, _whole(obj)
         obj.delete()
+        _log(by, obj, before, None, object_id=pk)
 
 
 # --- Hand-off notices --------------------------------------------------------------------------

@@ -28,13 +28,8 @@ class CustomerAdmin(admin.ModelAdmin):
     inlines = [ContactInline, ContractTargetInline]
 
     def save_model(self, request, obj, form, change):
-        fields = {f: form.cleaned_data[f] for f in services.CUSTOMER_FIELDS
-                  if f in form.cleaned_data}
-        saved, _ = services.save_customer(by=request.user, customer=obj if change else None,
-                                          **fields)
-        obj.pk = saved.pk
-        obj._state.adding = False
-        obj.refresh_from_db()
+        """Nothing yet: save_related() saves the customer with its rows in one service call,
+        so the change is one audit entry."""
 
     def save_related(self, request, form, formsets, change):
         rows = {}
@@ -47,9 +42,15 @@ class CustomerAdmin(admin.ModelAdmin):
                 if row.cleaned_data and not row.cleaned_data.get("DELETE")]
             # The service replaced the rows; the admin's history message reads these.
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-        services.save_customer(by=request.user, customer=form.instance,
-                               contacts=rows.get(CustomerContact),
-                               targets=rows.get(ContractTarget))
+        obj = form.instance
+        saved, _ = services.save_customer(
+            by=request.user, customer=obj if change else None,
+            **{f: form.cleaned_data[f] for f in services.CUSTOMER_FIELDS
+               if f in form.cleaned_data},
+            contacts=rows.get(CustomerContact), targets=rows.get(ContractTarget))
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
 
     def has_delete_permission(self, request, obj=None):
         # A customer named on incidents is part of their record (services.delete_customer).

@@ -8,6 +8,7 @@ from django.db import transaction
 from accounts.guards import has_role_perm
 from comms.models import ContractTarget, Customer, CustomerContact, TierPolicy
 from config.errors import Conflict, NotAllowed
+from incidents import audit
 from incidents import permissions as incident_permissions
 from incidents import services as incident_services
 from incidents.models import EntryKind, Incident, Severity
@@ -35,6 +36,16 @@ def _rows(rows, fields) -> list[tuple]:
                   for r in rows)
 
 
+def _audited(customer: Customer) -> dict:
+    """The customer as the audit log keeps it: its fields, contacts and contract targets."""
+    state = audit.snapshot(customer, CUSTOMER_FIELDS)
+    state["contacts"] = [dict(zip(CONTACT_FIELDS, row, strict=True))
+                         for row in _rows(customer.contacts.all(), CONTACT_FIELDS)]
+    state["contract_targets"] = [dict(zip(TARGET_FIELDS, row, strict=True))
+                                 for row in _rows(customer.contract_targets.all(), TARGET_FIELDS)]
+    return state
+
+
 def save_customer(*, by, customer: Customer | None = None, contacts=None, targets=None,
                   **fields) -> tuple[Customer, str]:
     """Create (customer=None) or change a customer. `fields` are model fields (name,
@@ -50,6 +61,7 @@ def save_customer(*, by, customer: Customer | None = None, contacts=None, target
         if customer is not None:
             customer = Customer.objects.select_for_update().get(pk=customer.pk)
         customer = customer or Customer()
+        audited = _audited(customer) if customer.pk else None
         before = (_values(customer), _rows(customer.contacts.all(), CONTACT_FIELDS),
                   _rows(customer.contract_targets.all(), TARGET_FIELDS)) if customer.pk else ()
         for name, value in fields.items():
@@ -73,6 +85,8 @@ def save_customer(*, by, customer: Customer | None = None, contacts=None, target
             customer.contract_targets.all().delete()
             ContractTarget.objects.bulk_create(
                 [ContractTarget(customer=customer, **row) for row in target_rows])
+        audit.log("customer.create" if created else "customer.update", customer, actor=by,
+                  before=audited, after=_audited(customer))
     return customer, CREATED if created else UPDATED
 
 
@@ -132,7 +146,9 @@ def delete_customer(customer: Customer, *, by) -> None:
             refs = ", ".join(f"INC-{pk}" for pk in named)
             raise Conflict(f"{customer.name} is named on incidents ({refs}); it stays as part "
                            f"of their record.")
+        before = _audited(customer)
         Customer.objects.filter(pk=customer.pk).delete()
+        audit.log("customer.delete", customer, actor=by, before=before)
 
 
 # --- an incident's affected customers ----------------------------------------------------------

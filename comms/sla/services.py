@@ -27,7 +27,7 @@ from comms.models import (
 from comms.sla import clocks
 from comms.sla.hours import Calendar
 from config.errors import Conflict, NotAllowed
-from incidents import permissions
+from incidents import audit, permissions
 from incidents.models import CustomerTier, EntryKind, Incident, TimelineEntry
 from incidents.paging.notify import notify
 from incidents.timeline import record
@@ -334,6 +334,28 @@ def open_clocks_of(incident_ids) -> "dict[int, list[SlaClock]]":
 
 # --- Settings (the portal's SLA settings and the admin call these) -------------------------------
 
+POLICY_FIELDS = ("calendar", "amber_percent_left", "red_percent_left", "suggested_severity",
+                 "message_approval")
+TARGET_FIELDS = ("response_minutes", "response_on", "resolution_minutes")
+CALENDAR_FIELDS = ("name", "time_zone", "weekdays", "start", "end")
+
+
+def _tier_settings(tier, policy: TierPolicy | None) -> dict:
+    """A tier's SLA settings as the audit log keeps them: one key per target's severity, so an
+    entry shows only the severities that changed."""
+    state = audit.snapshot(policy, POLICY_FIELDS) if policy is not None else {}
+    for target in SlaTarget.objects.filter(tier=tier).order_by("severity"):
+        state[f"target {target.severity}"] = audit.snapshot(target, TARGET_FIELDS)
+    return state
+
+
+def _calendar_settings(calendar: BusinessCalendar) -> dict:
+    state = audit.snapshot(calendar, CALENDAR_FIELDS)
+    state["holidays"] = {day.isoformat(): name for day, name in
+                         calendar.holidays.order_by("date").values_list("date", "name")}
+    return state
+
+
 def save_tier_settings(tier, *, by, policy: dict, targets: dict) -> None:
     """A tier's policy and its targets per severity ({severity: {response_minutes, response_on,
     resolution_minutes}}; a severity with neither target set has none). Existing clocks keep
@@ -343,6 +365,8 @@ def save_tier_settings(tier, *, by, policy: dict, targets: dict) -> None:
     with transaction.atomic():
         row = TierPolicy.objects.select_for_update().filter(tier=tier).first() or TierPolicy(
             tier=tier)
+        before = _tier_settings(tier, row if row.pk else None)
+        created = row.pk is None and len(before) == 0
         for field, value in policy.items():
             setattr(row, field, value)
         row.full_clean()
@@ -357,6 +381,8 @@ def save_tier_settings(tier, *, by, policy: dict, targets: dict) -> None:
                 setattr(target, field, value)
             target.full_clean()
             target.save()
+        audit.log("sla_policy.create" if created else "sla_policy.update", row, actor=by,
+                  before=None if created else before, after=_tier_settings(tier, row))
 
 
 def save_calendar(calendar, *, by, fields: dict, holidays: list) -> "BusinessCalendar":
@@ -364,6 +390,7 @@ def save_calendar(calendar, *, by, fields: dict, holidays: list) -> "BusinessCal
     if not by.has_perm("comms.change_businesscalendar" if calendar.pk
                        else "comms.add_businesscalendar"):
         raise NotAllowed("Only admins change business calendars.")
+    stored = BusinessCalendar.objects.filter(pk=calendar.pk).first() if calendar.pk else None
     for field, value in fields.items():
         setattr(calendar, field, value)
     if calendar.start and calendar.end and calendar.end <= calendar.start:
@@ -371,9 +398,12 @@ def save_calendar(calendar, *, by, fields: dict, holidays: list) -> "BusinessCal
     if not calendar.weekdays:
         raise ValidationError({"weekdays": "Choose at least one working day."})
     with transaction.atomic():
+        before = _calendar_settings(stored) if stored is not None else None
         calendar.full_clean()
         calendar.save()
         calendar.holidays.all().delete()
         Holiday.objects.bulk_create([Holiday(calendar=calendar, date=day, name=name[:100])
                                      for day, name in dict(holidays).items()])
+        audit.log("business_calendar.create" if stored is None else "business_calendar.update",
+                  calendar, actor=by, before=before, after=_calendar_settings(calendar))
     return calendar

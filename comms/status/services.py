@@ -26,6 +26,7 @@ from comms.status import components as statuses
 from comms.status import maintenance as engine
 from config import timerange
 from config.errors import Conflict, NotAllowed
+from incidents import audit
 from incidents.intake import services as intake
 from incidents.models import MaintenanceWindow
 
@@ -34,6 +35,12 @@ COMPONENT_FIELDS = ("name", "description", "group", "position", "follows_inciden
 BRANDING_FIELDS = ("name", "about", "logo_url", "accent_colour", "support_url", "time_zone")
 MAINTENANCE_FIELDS = ("name", "body", "starts_at", "ends_at", "verify_minutes", "remind_minutes")
 RUNNING = statuses.RUNNING
+# What the audit log keeps of each: configuration, not what moves on its own (a component's
+# status follows its incidents; a maintenance's state follows the clock).
+AUDITED = {ComponentGroup: GROUP_FIELDS, Component: (*COMPONENT_FIELDS, "services"),
+           StatusPage: BRANDING_FIELDS, Maintenance: (*MAINTENANCE_FIELDS, "components")}
+THINGS = {ComponentGroup: "component_group", Component: "component",
+          StatusPage: "status_page", Maintenance: "maintenance"}
 
 
 CANCELLED = "This maintenance is cancelled: nothing will change at the announced time."
@@ -47,6 +54,18 @@ def _require(by, perm: str, doing: str) -> None:
 
 def _clean_text(fields: dict) -> dict:
     return {k: v.strip() if isinstance(v, str) else v for k, v in fields.items()}
+
+
+def _audited(obj) -> dict:
+    state = audit.snapshot(obj, AUDITED[type(obj)])
+    if isinstance(obj, Maintenance):
+        state["windows"] = obj.windows.exists()  # alert intake's windows: nobody is paged
+    return state
+
+
+def _log(verb: str, obj, *, by, before: dict | None, after: dict | None, **extra) -> None:
+    audit.log(f"{THINGS[type(obj)]}.{verb}", obj, actor=by, before=before, after=after,
+              **extra)
 
 
 def _unknown(fields: dict, allowed) -> None:
@@ -65,10 +84,13 @@ def save_group(*, by, group: ComponentGroup | None = None, **fields) -> Componen
         if group is not None:
             group = ComponentGroup.objects.select_for_update().get(pk=group.pk)
         group = group or ComponentGroup()
+        before = _audited(group) if group.pk else None
         for name, value in _clean_text(fields).items():
             setattr(group, name, value)
         group.full_clean()
         group.save()
+        _log("update" if before else "create", group, by=by, before=before,
+             after=_audited(group))
         cache.invalidate()
     return group
 
@@ -80,7 +102,9 @@ def delete_group(*, by, group: ComponentGroup) -> None:
         if count:
             raise Conflict(f"{group.name} still holds {count} component{'s' * (count != 1)}: "
                            "move them to another group or delete them first.")
+        pk, before = group.pk, _audited(group)
         group.delete()
+        _log("delete", group, by=by, before=before, after=None, object_id=pk)
         cache.invalidate()
 
 
@@ -97,12 +121,15 @@ def save_component(*, by, component: Component | None = None, services=None,
         if component is not None:
             component = Component.objects.select_for_update().get(pk=component.pk)
         component = component or Component()
+        before = _audited(component) if component.pk else None
         for name, value in _clean_text(fields).items():
             setattr(component, name, value)
         component.full_clean(exclude=["services"])
         component.save()
         if services is not None:
             component.services.set(services)
+        _log("update" if before else "create", component, by=by, before=before,
+             after=_audited(component))
         cache.invalidate()
         statuses.recompute(component)
     return component
@@ -119,7 +146,9 @@ def delete_component(*, by, component: Component) -> None:
                            f"change{'s' * (changes != 1)}) that the page's uptime bars show, so "
                            "it cannot be deleted. Mark it internal to take it off the public "
                            "page.")
+        pk, before = component.pk, _audited(component)
         component.delete()
+        _log("delete", component, by=by, before=before, after=None, object_id=pk)
         cache.invalidate()
 
 
@@ -136,10 +165,12 @@ def save_branding(*, by, **fields) -> StatusPage:
     with transaction.atomic():
         page = StatusPage.load()
         page = StatusPage.objects.select_for_update().get(pk=page.pk)
+        before = _audited(page)
         for name, value in _clean_text(fields).items():
             setattr(page, name, value)
         page.full_clean()
         page.save()
+        _log("update", page, by=by, before=before, after=_audited(page))
         cache.invalidate()
     return page
 
@@ -171,6 +202,7 @@ def schedule(*, by, components=(), windows: bool = False, **fields) -> Maintenan
                                          body=row.body, by=by)
         if windows:
             _sync_windows(row, by=by, wanted=True)
+        _log("schedule", row, by=by, before=None, after=_audited(row))
         notices.for_maintenance(row, MaintenanceState.SCHEDULED)
         cache.invalidate()
     return row
@@ -187,6 +219,7 @@ def edit(*, by, maintenance: Maintenance, components=None, windows: bool | None 
         if row.state == MaintenanceState.COMPLETED:
             raise Conflict("The maintenance is completed: it can no longer be changed.")
         before = (row.starts_at, row.ends_at, set(row.components.values_list("pk", flat=True)))
+        audited = _audited(row)
         fields = _clean_text(fields)
         _refuse_moving_the_past(row, fields)
         for name, value in fields.items():
@@ -203,6 +236,7 @@ def edit(*, by, maintenance: Maintenance, components=None, windows: bool | None 
             _sync_windows(row, by=by, wanted=wanted)
         if row.state in RUNNING and components is not None:
             _components_follow(row, left=before[2] - {c.pk for c in components})
+        _log("update", row, by=by, before=audited, after=_audited(row))
         cache.invalidate()
     maintenance.refresh_from_db()
     return row
@@ -236,13 +270,19 @@ def delete(*, by, maintenance: Maintenance) -> None:
         if row.state != MaintenanceState.SCHEDULED:
             raise Conflict("The maintenance has started: complete it instead of cancelling it.")
         windows = list(row.windows.all())
+        pk, before = row.pk, {**_audited(row), "state": row.state}
         if SubscriberNotice.objects.filter(maintenance=row).exists():
             engine.move(row, MaintenanceState.COMPLETED, at=timezone.now(), by=by,
                         body=CANCELLED)
             Maintenance.objects.filter(pk=row.pk).update(next_action_at=None)
             row.windows.clear()
+            state = Maintenance.objects.values_list("state", flat=True).get(pk=row.pk)
+            _log("cancel", row, by=by, before=before, after={**_audited(row), "state": state},
+                 note="Subscribers had been told of it: it stays in the history, completed "
+                      "with a cancelled update.")
         else:
             row.delete()
+            _log("delete", row, by=by, before=before, after=None, object_id=pk)
         for window in windows:
             window.delete()  # intake forgets its cached windows on the delete signal
         cache.invalidate()

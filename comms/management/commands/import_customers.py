@@ -11,7 +11,8 @@ from django.db.models import Q
 
 from comms.customers import services
 from comms.models import Customer
-from incidents.models import CustomerTier, Severity
+from incidents import audit
+from incidents.models import AuditSource, CustomerTier, Severity
 
 User = get_user_model()
 REQUIRED = ("external_id", "name", "tier")
@@ -75,7 +76,7 @@ class Command(BaseCommand):
                 refusals.append((number, "", "missing external_id"))
                 continue
             groups.setdefault(key, Group(key)).rows.append((number, row))
-        with transaction.atomic():
+        with transaction.atomic(), audit.origin(AuditSource.COMMAND):
             for group in groups.values():
                 try:
                     with transaction.atomic():
