@@ -103,7 +103,7 @@ def snapshot(obj: models.Model, fields: Iterable[str] | None = None,
     secrets = set(secrets)
     wanted = set(fields) if fields is not None else None
     result = {}
-    for field in obj._meta.concrete_fields + list(obj._meta.many_to_many):
+    for field in [*obj._meta.concrete_fields, *obj._meta.many_to_many]:
         name = field.name
         if wanted is not None and name not in wanted:
             continue
