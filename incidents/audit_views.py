@@ -235,10 +235,18 @@ def record(request, number):
         "incident": incident, "verdict": verdict, "checkpoint_error": checkpoint_error,
         "checkpoint_time": known.created.get(verdict.checkpoint_number),
         "latest_checkpoint": known.latest, "entries": entries,
-        "replayed": [(label, now[field], said[field], now[field] == said[field])
+        "replayed": [(label, _said(now[field]), _said(said[field]), now[field] == said[field])
                      for field, label in replay.LABELS.items()] if said["status"] else [],
         "can_export": permissions.can_view_audit_log(request.user),
     })
+
+
+def _said(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "nobody"
+    if isinstance(value, bool):
+        return "restricted" if value else "not restricted"
+    return value or "nobody"
 
 
 def _evidence(request, number) -> tuple[Incident, dict]:
