@@ -5,9 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from playwright.sync_api import expect
 
-from incidents import audit, evidence, signing
+from incidents import audit, audit_views, evidence, signing
 from incidents.models import AuditEntry, AuditSource
 from tests.browser.conftest import login
 
@@ -17,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def _own_checkpoints(settings, tmp_path):
     settings.RELAY_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    cache.delete(audit_views.VERDICT_KEY)
 
 
 def _log(action, obj, by, source, **changes):

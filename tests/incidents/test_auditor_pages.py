@@ -8,13 +8,14 @@ from io import StringIO
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from comms.messages import services as messages
-from incidents import audit, checkpoints, evidence, signing
+from incidents import audit, audit_views, checkpoints, evidence, signing
 from incidents import services as incident_services
 from incidents.intake import services as intake
 from incidents.models import AuditEntry, AuditSource, IntegrationFormat
@@ -30,6 +31,7 @@ LOG_READERS = {"auditor", "admin_user"}
 @pytest.fixture(autouse=True)
 def _own_checkpoints(settings, tmp_path):
     settings.RELAY_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    cache.delete(audit_views.VERDICT_KEY)  # a verdict kept from an earlier test's log
 
 
 def _persona(request, name):
@@ -267,8 +269,20 @@ def test_the_verdict_line_says_intact_then_covered(client, auditor, history):
     assert "Intact: all 2 entries" in page
     assert "Not yet covered by a checkpoint: entries #1–#2" in page
     assert checkpoints.write().checkpoint is not None
-    page = client.get("/audit/").content.decode()
+    page = client.get("/audit/", {"recheck": "1"}).content.decode()
     assert "as checkpoint 1" in page and "Every entry is covered" in page
+
+
+def test_the_verdict_is_kept_a_while_and_checked_again_on_demand(client, auditor, history,
+                                                                  commander):
+    client.force_login(auditor)
+    assert "Intact: all 2 entries" in client.get("/audit/").content.decode()
+    _log_many(1, commander)
+    page = client.get("/audit/").content.decode()
+    assert "Intact: all 2 entries" in page and 'id="audit-checked"' in page
+    assert 'href="?recheck=1"' in page
+    assert "Intact: all 3 entries" in client.get("/audit/", {"recheck": "1"}).content.decode()
+    assert "Intact: all 3 entries" in client.get("/audit/").content.decode()
 
 
 def test_the_verdict_line_names_a_broken_checkpoint(client, auditor, history, settings):
