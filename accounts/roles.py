@@ -54,6 +54,10 @@ def view(app: str, models) -> list[str]:
     return perms(app, models, ("view",))
 
 
+# The audit log (who changed what, from where): read by Auditors and Admins only; nobody writes
+# it but incidents.audit.log().
+AUDIT_LOG = "incidents.view_auditentry"
+
 EVERYONE = [*view("incidents", INCIDENT_MODELS + INTAKE_MODELS), *view("oncall", ONCALL_MODELS),
             *view("comms", EVERYONE_COMMS), *view("postmortems", POSTMORTEM_MODELS)]
 
@@ -95,7 +99,8 @@ ROLES = {
         frozenset([*EVERYONE, "incidents.view_all_restricted",
                    *view("incidents", ["escalationrun", "page"]),
                    *view("oncall", ["contactmethod", "notificationrule", "calendarfeed"]),
-                   *view("comms", SUBSCRIBER_MODELS), "accounts.view_apitoken"]),
+                   *view("comms", SUBSCRIBER_MODELS), "accounts.view_apitoken",
+                   AUDIT_LOG]),
     ),
     "Admins": Role(
         "Everything in the Django admin: incidents, intake, on-call, API tokens, users and groups.",
@@ -103,7 +108,8 @@ ROLES = {
                    "incidents.correct_milestones", *perms("oncall", ALL_ONCALL),
                    *perms("comms", ALL_COMMS), "comms.publish_customermessage",
                    "comms.report_issue", *perms("postmortems", POSTMORTEM_MODELS),
-                   *perms("accounts", ["apitoken"]), *perms("auth", ["user", "group"])]),
+                   *perms("accounts", ["apitoken"]), *perms("auth", ["user", "group"]),
+                   AUDIT_LOG]),
     ),
 }
 

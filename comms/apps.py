@@ -46,3 +46,9 @@ class CommsConfig(AppConfig):
 
         timers.register(status_maintenance.MAINTENANCE)
         timers.register(status_delivery.NOTICES)
+
+        # An incident's evidence bundle carries its customer messages.
+        from comms.messages import evidence as message_evidence
+        from incidents.evidence import add_part
+
+        add_part("customer_messages", message_evidence.part, "comms/messages/evidence.html")

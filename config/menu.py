@@ -47,6 +47,7 @@ AREAS = [
     Area("Insights", "insights:index", _perm(incidents.VIEW)),
     Area("Rules", "intake:rules", incidents.can_view_intake),
     Area("Webhooks", "webhooks:webhooks", incidents.can_view_intake),
+    Area("Audit", "incidents:audit-log", incidents.can_view_audit_log),
     Area("API docs", "api-docs", lambda user: user.is_authenticated),
     Area("Admin", "admin:index", lambda user: user.is_active and user.is_staff),
 ]

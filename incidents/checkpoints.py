@@ -62,6 +62,7 @@ class Coverage:
     timelines: dict[int, tuple[int, str, int]] = field(default_factory=dict)  # id → seq, hash, n
     audit: tuple[int, str, int] | None = None
     read: int = 0
+    created: dict[int, str] = field(default_factory=dict)  # number → created_at, of those read
 
 
 def directory() -> Path:
@@ -108,6 +109,7 @@ def coverage() -> Coverage:
     for path in reversed(files):
         point = _parse(path)
         result.read += 1
+        result.created[point.number] = point.created_at
         if newer is None:
             result.latest = point
         elif newer.number != point.number + 1 or newer.previous != point.digest:

@@ -181,3 +181,11 @@ def can_view_intake(user) -> bool:
 def can_manage_intake(user) -> bool:
     """Services, integrations, rules, maintenance windows, heartbeats and webhooks."""
     return has_role_perm(user, MANAGE_INTAKE)
+
+
+VIEW_AUDIT_LOG = "incidents.view_auditentry"
+
+
+def can_view_audit_log(user) -> bool:
+    """The audit log, and the evidence bundles that carry its entries: Auditors and Admins."""
+    return has_role_perm(user, VIEW_AUDIT_LOG)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import views
+from incidents import audit_views, views
 
 app_name = "incidents"
 urlpatterns = [
@@ -9,7 +9,7 @@ urlpatterns = [
     path("incidents/declare/paging/", views.paging_check, name="paging-check"),
     path("incidents/<int:number>/", views.detail, name="detail"),
     path("incidents/<int:number>/timeline/", views.timeline_poll, name="timeline"),
-    path("incidents/<int:number>/verify/", views.verify, name="verify"),
+    path("incidents/<int:number>/verify/", audit_views.record, name="verify"),
     path("incidents/<int:number>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("incidents/<int:number>/transition/", views.transition, name="transition"),
     path("incidents/<int:number>/severity/", views.severity, name="severity"),
@@ -23,4 +23,8 @@ urlpatterns = [
     path("incidents/<int:number>/restrict/", views.restrict, name="restrict"),
     path("incidents/<int:number>/grant/", views.grant, name="grant"),
     path("incidents/<int:number>/escalate/", views.escalate, name="escalate"),
+    # The auditor's pages: the audit log, and each incident's evidence bundle.
+    path("audit/", audit_views.log, name="audit-log"),
+    path("incidents/<int:number>/evidence.json", audit_views.evidence_json, name="evidence-json"),
+    path("incidents/<int:number>/evidence/", audit_views.evidence_page, name="evidence"),
 ]

@@ -16,7 +16,6 @@ from config.navigation import safe_next
 from incidents import forms, permissions, queries, services
 from incidents.models import OPEN_STATUSES, SEVERITY_DESCRIPTIONS, Incident, Service, Status
 from incidents.paging import escalation, leads
-from incidents.timeline import verify_chain
 from oncall import permissions as oncall_permissions
 from oncall.models import Team
 
@@ -447,11 +446,3 @@ merge = _action("merge", forms.MergeForm, _merge)
 restrict = _action("restrict", forms.RestrictForm, _restrict)
 grant = _action("grant", forms.GrantForm, _grant)
 
-
-@login_required
-@require_GET
-def verify(request, number):
-    """Auditor view: re-verify this incident's hash chain now and show the verdict."""
-    incident = _incident(request, number)
-    return render(request, "incidents/verify.html",
-                  {"incident": incident, "report": verify_chain(incident.pk)})

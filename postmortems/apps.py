@@ -18,3 +18,8 @@ class PostmortemsConfig(AppConfig):
         # Owners of action items hear before and on the due date.
         timers.register(reminders.REMINDERS)
         add_incident_panel("postmortems:incident-panel")
+        # An incident's evidence bundle carries its post-mortem.
+        from incidents.evidence import add_part
+        from postmortems import evidence
+
+        add_part("postmortem", evidence.part, "postmortems/evidence.html")

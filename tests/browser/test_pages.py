@@ -93,6 +93,9 @@ PAGES = [
     Visit("postmortem", _published_postmortem, "commander"),
     Visit("action-items", "/action-items/", "responder"),
     Visit("insights", "/insights/", "commander"),
+    Visit("audit-log", "/audit/", "auditor"),
+    Visit("incident-record", lambda: _incident_with_history() + "verify/", "auditor"),
+    Visit("evidence", lambda: _incident_with_history() + "evidence/", "auditor"),
     Visit("api-docs", "/api/docs/", "commander", third_party="#swagger-ui"),
     Visit("login", "/accounts/login/", None),
 ]

@@ -20,7 +20,7 @@ AREAS = {  # label → a heading the area's page shows
     "Services": "Services", "Customers": "Customers", "SLA": "SLA",
     "Status page": "Status page", "Post-mortems": "Post-mortems",
     "Report an issue": "Report", "Action items": "action items", "Insights": "Insights",
-    "Rules": "Alert rules", "Webhooks": "Outgoing webhooks",
+    "Rules": "Alert rules", "Webhooks": "Outgoing webhooks", "Audit": "Audit log",
 }
 
 

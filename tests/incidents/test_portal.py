@@ -92,12 +92,12 @@ def test_dashboard_filters_have_visible_labels(client, responder):
 
 EVERY_AREA = ["Incidents", "Declare", "Report an issue", "On call", "Services", "Customers", "SLA",
               "Status page", "Post-mortems", "Action items", "Insights", "Rules", "Webhooks",
-              "API docs", "Admin"]
+              "Audit", "API docs", "Admin"]
 
 
 @pytest.mark.parametrize(("persona", "shown"), [
-    ("responder", [a for a in EVERY_AREA if a not in ("Report an issue", "Admin")]),
-    ("csm", [a for a in EVERY_AREA if a not in ("Declare", "Admin")]),
+    ("responder", [a for a in EVERY_AREA if a not in ("Report an issue", "Audit", "Admin")]),
+    ("csm", [a for a in EVERY_AREA if a not in ("Declare", "Audit", "Admin")]),
     ("auditor", [a for a in EVERY_AREA if a not in ("Declare", "Report an issue", "Admin")]),
     ("admin_user", EVERY_AREA),
     ("outsider", ["API docs"]),
