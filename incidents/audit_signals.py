@@ -41,8 +41,11 @@ def _user_saved(sender, instance, created, raw=False, update_fields=None, **kwar
     audit.log("user.create" if created else "user.update", instance,
               before=audit.snapshot(old, USER_FIELDS, USER_SECRETS) if old else None,
               after=audit.snapshot(instance, USER_FIELDS, USER_SECRETS),
-              secrets_changed=["password"] if created or old.password != instance.password
-              else [])
+              secrets_changed=["password"] if _password_changed(old, instance) else [])
+
+
+def _password_changed(old, new) -> bool:
+    return old.password != new.password if old else new.has_usable_password()
 
 
 def _user_deleted(sender, instance, **kwargs):

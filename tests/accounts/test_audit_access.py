@@ -83,6 +83,13 @@ def test_admin_creates_a_user_with_the_password_only_named(admin):
     assert verify_log().intact
 
 
+def test_user_created_without_a_password_names_no_secret(db):
+    User.objects.create_user("sso-only")  # e.g. a single sign-on account, outside a request
+    entry = the_entry("user.create")
+    assert (entry.source, entry.actor, entry.secrets_changed) == ("system", None, [])
+    assert entry.after["password"] == SECRET
+
+
 def test_admin_user_change_logs_flags_and_groups(admin):
     admin_user, client = admin
     dana = make_user("dana", "Communications")
