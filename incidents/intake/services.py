@@ -1,7 +1,8 @@
 """Every configuration write of alert intake: services, integrations and their keys, heartbeats,
 alert rules and maintenance windows. The portal, the admin, the API and the commands all call
-these, so a rule is checked once, a key is minted one way, and the caches are forgotten on every
-path. `by` is the acting user (None for commands and seeds)."""
+these, so a rule is checked once, a key is minted one way, the caches are forgotten and the
+audit log is written on every path (keys and secrets only named as changed). `by` is the acting
+user (None for commands and seeds)."""
 
 from django.db import transaction
 from django.utils import timezone
