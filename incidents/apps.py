@@ -10,7 +10,6 @@ class IncidentsConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from config import timers
-        from incidents import audit_signals
         from incidents.history_guard import register_sqlite_function
         from incidents.intake.routing import forget_routing
         from incidents.management.commands.register_schedules import after_migrate
@@ -36,4 +35,6 @@ class IncidentsConfig(AppConfig):
                 signal.connect(forget_routing, sender=model,
                                dispatch_uid=f"relay_routing_{signal is post_save}_{model.__name__}")
         # The audit log of users, groups, API tokens and sign-ins (no service functions of ours).
+        from incidents import audit_signals
+
         audit_signals.connect()
