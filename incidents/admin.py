@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from incidents.intake import services as intake_services
+from incidents.intake.admin import DeleteThroughService, adopt, changed_fields
 from incidents.models import (
     CustomerTier,
     EscalationRun,
@@ -16,11 +18,22 @@ from incidents.permissions import visible_incidents
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(DeleteThroughService, admin.ModelAdmin):
     list_display = ["name", "slug", "team"]
     list_filter = ["team"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request, obj, form, change):
+        # Through intake's services, as from the portal and the API (the audit log, the checks).
+        fields = changed_fields(form)
+        if change:
+            intake_services.update_service_settings(by=request.user, service=obj, **fields)
+            return
+        adopt(obj, intake_services.create_service(by=request.user, **fields))
+
+    def delete_through(self, request, obj):
+        intake_services.delete_service(by=request.user, service=obj)
 
 
 @admin.register(CustomerTier)

@@ -35,3 +35,7 @@ class IncidentsConfig(AppConfig):
             for signal in (post_save, post_delete):
                 signal.connect(forget_routing, sender=model,
                                dispatch_uid=f"relay_routing_{signal is post_save}_{model.__name__}")
+        # The audit log of users, groups, API tokens and sign-ins (no service functions of ours).
+        from incidents import audit_signals
+
+        audit_signals.connect()

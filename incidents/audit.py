@@ -224,3 +224,41 @@ def verify_log(*, start_seq: int = 0, start_hash: str = GENESIS_HASH, batch_size
                                "it lies beyond the log's recorded entries (added outside log())",
                                report.head_hash, report.head_seq, report.unsigned_through)
     return report
+
+
+# --- hooks of the service functions --------------------------------------------------------------
+
+
+class _Nobody:
+    """actor= for what Relay does by itself inside someone's request (the grant of a paged user):
+    log() then names no user, only the actor_label, instead of the request's user."""
+
+    pk = None
+
+
+NOBODY = _Nobody()
+
+
+@contextmanager
+def recording(thing: str, obj: models.Model, *, actor, verb: str = "", secrets=(),
+              fields=None, incident=None, note: str = ""):
+    """Log the save of `obj` done inside the block as "<thing>.create" or "<thing>.update" (or
+    "<thing>.<verb>"): the row as stored before (forms have already set their values on the
+    instance), the instance after, and the names of the secrets that changed, never their values.
+    Nothing is logged when the block raises (a refused change)."""
+    old = type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
+    yield
+    verb = verb or ("create" if old is None else "update")
+    log(f"{thing}.{verb}", obj, actor=actor, incident=incident, note=note,
+        before=snapshot(old, fields, secrets) if old is not None else None,
+        after=snapshot(obj, fields, secrets),
+        secrets_changed=[name for name in secrets
+                         if (getattr(obj, name) != getattr(old, name) if old is not None
+                             else getattr(obj, name))])
+
+
+def log_delete(thing: str, obj: models.Model, *, actor, secrets=(), fields=None,
+               incident=None) -> AuditEntry | None:
+    """Call before deleting, in the same transaction: the entry keeps the row's last state."""
+    return log(f"{thing}.delete", obj, actor=actor, incident=incident,
+               before=snapshot(obj, fields, secrets), after=None)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from config import timerange
 from config.errors import Conflict, Invalid, NotAllowed
-from incidents import lifecycle, permissions
+from incidents import audit, lifecycle, permissions
 from incidents.models import (
     MILESTONES,
     TRANSITIONS,
@@ -363,11 +363,17 @@ def set_restricted(incident: Incident, *, restricted: bool, by=None) -> Incident
         incident.save(update_fields=["restricted", "updated_at"])
         record(incident, EntryKind.RESTRICTION, by, old=str(not restricted), new=str(restricted),
                data={"restricted": restricted})
+        kept = []
         if restricted:
             people = [by, incident.declared_by, incident.commander, incident.comms_lead,
                       *incident.responders.all()]
-            for user in {u for u in people if u}:
+            kept = sorted({u for u in people if u}, key=_label)
+            for user in kept:
                 permissions.grant_view(incident, user=user)
+        audit.log("incident.restrict", incident, actor=by, incident=incident,
+                  object_repr=incident.reference, before={"restricted": not restricted},
+                  after={"restricted": restricted},
+                  note=f"Access kept for: {', '.join(map(_label, kept))}" if kept else "")
     return incident
 
 
@@ -380,6 +386,9 @@ def grant_access(incident: Incident, *, by=None, user=None, team=None) -> None:
         record(incident, EntryKind.RESTRICTION, by, new=_label(user) if user else team.name,
                data={"granted_to": "user" if user else "team",
                      "name": _label(user) if user else team.slug})
+        audit.log("incident.grant", incident, actor=by, incident=incident,
+                  object_repr=incident.reference, before=None,
+                  after={"granted_to": f"user:{_label(user)}" if user else f"team:{team.slug}"})
 
 
 def merge(incident: Incident, *, into: Incident, by=None, note: str = "") -> Incident:

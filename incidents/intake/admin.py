@@ -23,8 +23,23 @@ def _show_key(request, integration, raw):
                               "stored and will not be shown again.")
 
 
+class DeleteThroughService:
+    """Deletions go through a service function (which writes the audit log), one row at a time,
+    also for the bulk "delete selected" action."""
+
+    def delete_through(self, request, obj):
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        self.delete_through(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_through(request, obj)
+
+
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(DeleteThroughService, admin.ModelAdmin):
     list_display = ["name", "service", "format", "key_prefix", "enabled", "created_at"]
     list_filter = ["format", "enabled", "service"]
     search_fields = ["name"]
@@ -32,13 +47,16 @@ class IntegrationAdmin(admin.ModelAdmin):
     actions = ["rotate_keys"]
 
     def save_model(self, request, obj, form, change):
-        fields = _changed(form)
+        fields = changed_fields(form)
         if change:
             services.update_integration(by=request.user, integration=obj, **fields)
             return
         integration, raw = services.create_integration(by=request.user, **fields)
-        _adopt(obj, integration)
+        adopt(obj, integration)
         _show_key(request, obj, raw)
+
+    def delete_through(self, request, obj):
+        services.delete_integration(by=request.user, integration=obj)
 
     @admin.action(description="Rotate the keys of the selected integrations")
     def rotate_keys(self, request, queryset):
@@ -47,13 +65,13 @@ class IntegrationAdmin(admin.ModelAdmin):
             _show_key(request, integration, raw)
 
 
-def _changed(form) -> dict:
+def changed_fields(form) -> dict:
     """The admin form's fields for a service function (the form has set them on its instance
     already, and checked their shape)."""
     return {name: form.cleaned_data[name] for name in form.fields if name in form.cleaned_data}
 
 
-def _adopt(obj, saved) -> None:
+def adopt(obj, saved) -> None:
     # The admin goes on with its own instance (logging, redirect): make it the saved row.
     obj.pk = saved.pk
     obj._state.adding = False
@@ -129,21 +147,30 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(admin.ModelAdmin):
+class MaintenanceWindowAdmin(DeleteThroughService, admin.ModelAdmin):
     list_display = ["service", "reason", "starts_at", "ends_at"]
     list_filter = ["service"]
     readonly_fields = ["created_by"]  # the service records who created it
 
     def save_model(self, request, obj, form, change):
-        fields = _changed(form)
+        fields = changed_fields(form)
         if change:
             services.update_maintenance_window(by=request.user, window=obj, **fields)
             return
-        _adopt(obj, services.create_maintenance_window(by=request.user, **fields))
+        adopt(obj, services.create_maintenance_window(by=request.user, **fields))
+
+    def delete_through(self, request, obj):
+        services.delete_maintenance_window(by=request.user, window=obj)
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(DeleteThroughService, admin.ModelAdmin):
     list_display = ["integration", "interval_minutes", "grace_minutes", "last_ping_at",
                     "is_down"]
     readonly_fields = ["last_ping_at", "is_down"]
+
+    def save_model(self, request, obj, form, change):
+        services.save_heartbeat(by=request.user, heartbeat=obj, **changed_fields(form))
+
+    def delete_through(self, request, obj):
+        services.delete_heartbeat(by=request.user, heartbeat=obj)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from config.errors import Conflict
-from incidents import lifecycle, permissions
+from incidents import audit, lifecycle, permissions
 from incidents.models import (
     CLOSED_STATUSES,
     SYSTEM_TRANSITIONS,
@@ -137,6 +137,10 @@ def _grant_paged(incident: Incident, people) -> None:
         permissions.grant_view(incident, user=user)
         record(incident, EntryKind.RESTRICTION, actor_label=ROBOT, new=user.get_username(),
                data={"granted_to": "user", "name": user.get_username(), "reason": "paged"})
+        audit.log("incident.grant", incident, actor=audit.NOBODY, actor_label="Relay",
+                  incident=incident, object_repr=incident.reference, before=None,
+                  after={"granted_to": f"user:{user.get_username()}"},
+                  note="Paged for the restricted incident.")
 
 
 def _record_step(incident, run, index, people, *, skipped, unreachable=()) -> None:

@@ -1,8 +1,9 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from incidents import audit
 from incidents.intake import services
-from incidents.models import IntegrationFormat, Service
+from incidents.models import AuditSource, IntegrationFormat, Service
 
 FORMATS = [f for f in IntegrationFormat.values if f != IntegrationFormat.HEARTBEAT]
 
@@ -23,8 +24,9 @@ class Command(BaseCommand):
         except Service.DoesNotExist:
             raise CommandError(f"There is no service with the slug {service!r}.") from None
         try:
-            integration, key = services.create_integration(by=None, service=target,
-                                                           format=format, name=name)
+            with audit.origin(AuditSource.COMMAND):
+                integration, key = services.create_integration(by=None, service=target,
+                                                               format=format, name=name)
         except ValidationError as error:
             raise CommandError(f"Cannot create the integration: {error.messages[0]}") from None
         self.stderr.write(f"Created “{integration.name}” for {target.name}. The key is shown "
