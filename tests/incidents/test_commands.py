@@ -160,9 +160,10 @@ def three_incidents(commander):
     return incidents  # 1 + 2 + 3 = 6 entries
 
 
-UNCOVERED = ("Checkpoints: no checkpoint yet; not yet covered: 6 timeline entries and 0 audit "
+# The fixture's user wrote two audit entries: user.create and user.groups.
+UNCOVERED = ("Checkpoints: no checkpoint yet; not yet covered: 6 timeline entries and 2 audit "
              "entries (manage.py timeline_checkpoint covers them).\n")
-INTACT = ("Verified 3 incidents, 6 entries: all chains intact.\nAudit log: 0 entries, intact.\n"
+INTACT = ("Verified 3 incidents, 6 entries: all chains intact.\nAudit log: 2 entries, intact.\n"
           + UNCOVERED)
 
 
@@ -214,7 +215,7 @@ def test_verify_timeline_names_first_bad_entry_of_a_tampered_chain(three_inciden
     line = f"INC-{victim.pk}: entry #2: its content does not match its hash (it was altered)"
     assert str(raised.value) == f"1 problem in the record; the first: {line}"
     assert out.getvalue() == (f"{line}\nVerified 3 incidents, 6 entries: 1 broken.\n"
-                              f"Audit log: 0 entries, intact.\n{UNCOVERED}")
+                              f"Audit log: 2 entries, intact.\n{UNCOVERED}")
 
 
 def test_verify_timeline_lists_every_broken_chain(three_incidents):
