@@ -39,7 +39,8 @@ def test_auditor_reads_incident_without_action_forms_and_verifies_integrity(
 
     page.get_by_role("link", name="verify integrity").click()
     expect(page).to_have_url(f"{live_server.url}/incidents/{incident.pk}/verify/")
-    expect(page.locator("#verdict")).to_contain_text("Intact: all 4 entries link up")
+    expect(page.locator("#verdict")).to_contain_text(
+        "Intact: 4 entries, every link, hash and signature holds")
 
 
 def test_restricted_incident_hidden_until_commander_grants_responder_in_browser(
