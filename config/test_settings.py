@@ -33,6 +33,10 @@ Q_CLUSTER["sync"] = True
 CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                      "LOCATION": "relay"}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", "")}
+    # A file, not SQLite's in-memory database: that one is shared between the live server's
+    # threads and the test through shared-cache mode, whose table locks fail at once ("database
+    # table is locked") where a file in WAL mode lets readers read and writers wait their turn.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME") or os.path.join(
+        tempfile.gettempdir(), f"relay-test-{os.getpid()}.sqlite3")}
 # Tests serve static files through the finders; there is no collectstatic output to point at.
 STATIC_ROOT = None
