@@ -42,9 +42,10 @@ def bench(db):
     return run
 
 
-@pytest.mark.parametrize("processes", [2, 4])
-def test_every_page_is_sent_exactly_once_over_a_thousand_incidents(bench, processes):
-    figures = bench("--incidents", "1000", "--processes", str(processes))
+def test_every_page_is_sent_exactly_once_over_a_thousand_incidents(bench):
+    # Four processes race harder than two; one run (about 4 min, mostly waiting on throttles)
+    # keeps CI inside its time budget. `bench/escalation.py --processes 2` measures the other.
+    figures = bench("--incidents", "1000", "--processes", "4")
     assert figures["steps_paged"] == 2000  # two steps of every incident, each paged once
     assert figures["duplicate_pages"] == 0
     assert figures["missing_pages"] == 0
