@@ -3,6 +3,15 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.forms.renderers import TemplatesSetting
+
+
+class PortalFormRenderer(TemplatesSetting):
+    """Forms render through the project's templates, and a field's group
+    (`{{ field.as_field_group }}`) labels it without Django's trailing colon, like the fields the
+    portal lays out by hand (`templates/_field.html`)."""
+
+    field_template_name = "forms/field.html"
 
 
 def add_errors(form: forms.Form, error: ValidationError) -> None:

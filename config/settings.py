@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",  # Django's own widget templates, for the project-wide FORM_RENDERER
     "django_htmx",
     "template_partials",
     "rest_framework",
@@ -75,6 +76,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
+
+FORM_RENDERER = "config.forms.PortalFormRenderer"
 
 TEMPLATES = [
     {

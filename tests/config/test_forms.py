@@ -63,3 +63,53 @@ def test_declare_form_with_a_huge_service_key_answers_with_the_form(client):
 def test_keys_keeps_only_whole_numbers_the_database_can_hold():
     assert keys(["1", " 22 ", "9" * 400, str(2 ** 63 - 1), "²", "-3", "1e3", "", "x", "\x00"]) == [
         1, 22, 2 ** 63 - 1]
+
+
+APPS_WITH_FORMS = APPS + ["postmortems"]
+
+
+def _every_form_class():
+    for app in APPS_WITH_FORMS:
+        package = importlib.import_module(app)
+        for info in pkgutil.walk_packages(package.__path__, f"{app}."):
+            if info.name.endswith("forms"):
+                module = importlib.import_module(info.name)
+                for _, cls in inspect.getmembers(module, inspect.isclass):
+                    if issubclass(cls, forms.BaseForm) and cls.__module__ == module.__name__:
+                        yield cls
+
+
+def test_field_groups_label_without_a_trailing_colon():
+    """`{{ field.as_field_group }}` goes through the portal's field template: "Name", as on the
+    fields laid out by hand, not Django's "Name:"; fieldsets get a legend of the same text."""
+
+    class Sample(forms.Form):
+        name = forms.CharField(help_text="Shown <b>beside</b> it.")
+        days = forms.MultipleChoiceField(choices=[("mon", "Mon")],
+                                         widget=forms.CheckboxSelectMultiple)
+
+    form = Sample(data={})
+    form.is_valid()
+    name, days = form["name"].as_field_group(), form["days"].as_field_group()
+    assert '<label for="id_name">Name</label>' in name
+    assert 'id="id_name_helptext"' in name and "This field is required." in name
+    assert "<legend>Days</legend>" in days and 'id="id_days_0"' in days
+
+
+@pytest.mark.django_db
+def test_no_portal_form_labels_a_field_with_a_colon():
+    checked = 0
+    for cls in _every_form_class():
+        try:
+            form = cls()
+        except TypeError:
+            continue  # forms that need their object; their fields render through the same template
+        for field in form:
+            if field.is_hidden or not field.label:
+                continue
+            html = field.as_field_group()
+            checked += 1
+            where = f"{cls.__module__}.{cls.__name__}.{field.name}"
+            assert f"{field.label}:</label>" not in html, where
+            assert f"{field.label}:</legend>" not in html, where
+    assert checked > 30
