@@ -30,3 +30,10 @@ def test_a_bare_word_next_falls_back_instead_of_failing(client, commander):
         incident.refresh_from_db()
         incident.status = "triggered"
         incident.save(update_fields=["status"])
+
+
+def test_favicon_ico_leads_to_the_sites_icon(client):
+    # The admin's pages name no icon, so browsers ask for /favicon.ico: a redirect, not a 404.
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
