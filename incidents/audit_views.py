@@ -103,16 +103,22 @@ def _show(value) -> str:
 
 def changes(entry: AuditEntry) -> list[Change]:
     """Field by field, old → new. A secret is only ever "changed": its value was never stored."""
-    before, after = entry.before or {}, entry.after or {}
-    secrets = set(entry.secrets_changed or [])
+    return field_changes(entry.before, entry.after, entry.secrets_changed)
+
+
+def field_changes(before_state: dict | None, after_state: dict | None,
+                  secrets_changed: list | None) -> list[Change]:
+    """`changes` of an entry as stored, or as an evidence bundle carries it."""
+    before, after = before_state or {}, after_state or {}
+    secrets = set(secrets_changed or [])
     rows = []
     for name in sorted(set(before) | set(after) | secrets):
         if name in secrets or audit.SECRET in (before.get(name), after.get(name)):
             if name in secrets or before.get(name) != after.get(name):
                 rows.append(Change(name, "", "changed", secret=True))
             continue
-        old = _show(before.get(name)) if entry.before is not None else ""
-        new = _show(after.get(name)) if entry.after is not None else ""
+        old = _show(before.get(name)) if before_state is not None else ""
+        new = _show(after.get(name)) if after_state is not None else ""
         rows.append(Change(name, old, new))
     return rows
 
@@ -296,6 +302,10 @@ def evidence_page(request, number):
     response = render(request, "incidents/evidence.html", {
         "incident": incident, "bundle": document["bundle"], "key_id": document["key_id"],
         "entries": shown_entries(document["bundle"]),
+        "audit_entries": [
+            {**entry, "changes": field_changes(entry["before"], entry["after"],
+                                               entry["secrets_changed"])}
+            for entry in document["bundle"]["audit_entries"]],
         "parts": evidence.printed_parts(document["bundle"]),
         "digest": evidence.digest(document["bundle"]),
         "download": "data:application/json;base64," + base64.b64encode(raw).decode(),

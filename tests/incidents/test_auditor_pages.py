@@ -470,3 +470,7 @@ def test_the_printable_page_matches_its_own_json(client, auditor, full_incident)
                  "Customer messages (1)", "Post-mortem", "message.update", "evidence.export",
                  "signature valid"):
         assert text in page, text
+    # The audit entries carry what they changed, as on /audit/ (the JSON has before and after).
+    assert ('<span class="field">subject</span>: <del>Checkout</del> → <ins>Checkout errors</ins>'
+            in page)
+    assert "<span class=\"field\">summary</span>: <del>—</del> → <ins>Pool exhausted</ins>" in page
