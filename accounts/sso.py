@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 30
 DISCOVERY_TIMEOUT = 5
+CREATE_ATTEMPTS = 5  # first sign-ins racing for one username, before giving up with a 400
 ADMINS = "Admins"  # the role whose members also get the Django admin (is_staff)
 
 
@@ -228,10 +229,22 @@ class OIDCBackend(OIDCAuthenticationBackend):
                 .first())
 
     def create_user(self, claims):
-        user = self.UserModel.objects.create_user(unique_username(claims, self.UserModel))
-        Profile.objects.update_or_create(user=user, defaults={
-            "sso_issuer": settings.OIDC_ISSUER, "sso_subject": claims["sub"]})
-        return user
+        """A new person, or whoever a concurrent sign-in created for the same `sub` (two tabs
+        coming back at once). A username another first sign-in took between the check and the
+        insert moves on to the next free one."""
+        for _ in range(CREATE_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    user = self.UserModel.objects.create_user(
+                        unique_username(claims, self.UserModel))
+                    Profile.objects.update_or_create(user=user, defaults={
+                        "sso_issuer": settings.OIDC_ISSUER, "sso_subject": claims["sub"]})
+                    return user
+            except IntegrityError:
+                existing = self.find_user(claims["sub"])
+                if existing is not None:
+                    return existing
+        raise SuspiciousOperation("Could not create a user for this sign-in; it kept racing.")
 
     def update_user(self, user, claims):
         user.email = str(claims.get("email") or user.email)[:254]

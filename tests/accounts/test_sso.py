@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 
+from accounts import sso as relay_sso
 from accounts.models import ApiToken, Profile
 from tests.conftest import make_team, make_user
 from tests.oidc_idp import idp_sign_in, sso_settings
@@ -320,3 +321,34 @@ def test_password_throttle_still_locks_with_sso_on(client, sso, responder, setti
     response = client.post("/accounts/login/", {"username": "responder",
                                                 "password": "pw-responder"})
     assert response.status_code == 429 and "_auth_user_id" not in client.session
+
+
+def test_token_from_another_issuer_is_refused(client, sso, settings):
+    # Relay configured for one issuer, a token signed and issued by another provider (whose
+    # endpoints answered): its `iss` does not match, so nobody is signed in.
+    sso.set_people(oda={"groups": ["sre"]})
+    callback = idp_sign_in(client, "oda")
+    other = "https://other-idp.example.test"
+    relay_sso._discovered[other] = (0.0, relay_sso.endpoints())
+    settings.OIDC_ISSUER = other
+    response = client.get(callback)
+    assert response.status_code == 400
+    assert "could not be verified" in response.content.decode()
+    assert not User.objects.filter(username="oda").exists()
+
+
+def test_token_for_another_client_is_refused(client, sso, monkeypatch):
+    # The library checks the signature and expiry; a provider that answered with a token meant
+    # for another of its clients (the test provider has one) is stood in for by rewriting `aud`
+    # after that check.
+    from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+
+    checked = OIDCAuthenticationBackend.get_payload_data
+    monkeypatch.setattr(OIDCAuthenticationBackend, "get_payload_data",
+                        lambda self, token, key: {**checked(self, token, key),
+                                                  "aud": ["another-client"]})
+    sso.set_people(pia={"groups": ["sre"]})
+    response = sign_in(client, "pia")
+    assert response.status_code == 400
+    assert "could not be verified" in response.content.decode()
+    assert not User.objects.filter(username="pia").exists()
