@@ -6,6 +6,8 @@ from django.utils.module_loading import import_string
 
 LOG = "incidents.audit.log"
 SNAPSHOT = "incidents.audit.snapshot"
+ORIGIN = "incidents.audit.origin"
+COMMAND = "command"  # incidents.models.AuditSource.COMMAND
 
 
 def log(action: str, obj=None, **details):
@@ -14,3 +16,8 @@ def log(action: str, obj=None, **details):
 
 def snapshot(obj, fields=None, secrets=()) -> dict:
     return import_string(SNAPSHOT)(obj, fields, secrets)
+
+
+def command_origin():
+    """A context manager: what is logged inside comes from a management command."""
+    return import_string(ORIGIN)(COMMAND)

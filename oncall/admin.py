@@ -30,6 +30,7 @@ SAVERS = {
     ContactMethod: ("save_contact_method", "method"),
     NotificationRule: ("save_notification_rule", "rule"),
     CalendarFeed: ("save_calendar_feed", "feed"),
+    Team: ("save_team", "team"),
 }
 
 
@@ -67,7 +68,7 @@ class ThroughServices(admin.ModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ThroughServices):
     list_display = ["name", "slug", "lead"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -30,6 +30,7 @@ from oncall.models import (
     Schedule,
     Swap,
     SwapState,
+    Team,
     check_period,
 )
 
@@ -117,7 +118,8 @@ def undo_swap(swap: Swap, *, by) -> Swap:
 THINGS = {Schedule: "schedule", Layer: "layer", LayerMember: "layer_member",
           Override: "override", EscalationPolicy: "escalation_policy",
           EscalationStep: "escalation_step", ContactMethod: "contact_method",
-          NotificationRule: "notification_rule", CalendarFeed: "calendar_feed", Swap: "swap"}
+          NotificationRule: "notification_rule", CalendarFeed: "calendar_feed", Swap: "swap",
+          Team: "team"}
 # A webhook or Slack URL is a credential: whoever has it can post to the channel. Email addresses
 # and phone numbers are personal data, kept like any other field.
 SECRET_ADDRESS_KINDS = frozenset({ContactKind.WEBHOOK, ContactKind.SLACK})
@@ -219,6 +221,11 @@ def _save_logged(by, obj, fields: dict, targets: dict | None = None):
             getattr(obj, name).set(chosen)
         _log(by, obj, before, _state(obj))
     return obj
+
+
+def save_team(*, by, team: Team, **fields) -> Team:
+    """A team's own row (name, slug, description, group, lead); its members are its group's."""
+    return _save_logged(by, team, fields)
 
 
 def save_schedule(*, by, schedule: Schedule, **fields) -> Schedule:
@@ -339,7 +346,7 @@ def save_notification_rule(*, by, rule: NotificationRule, **fields) -> Notificat
 
 
 def delete_configuration(*, by, obj) -> None:
-    """Delete a schedule, layer, member, override, policy, step, contact method, rule or
+    """Delete a team, schedule, layer, member, override, policy, step, contact method, rule or
     calendar feed. A schedule's or policy's entry holds its layers or steps, which go with it."""
     with transaction.atomic():
         pk, before = obj.pk, _whole(obj)

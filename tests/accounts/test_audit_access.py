@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, hash_token
 from incidents.audit import SECRET, verify_log
-from incidents.models import AuditEntry
+from incidents.models import AuditEntry, AuditSource
 from tests.conftest import make_team, make_user
 
 pytestmark = pytest.mark.django_db
@@ -261,6 +261,7 @@ def test_token_from_the_command_is_logged_without_it(responder):
     raw = out.getvalue().strip()
     entry = the_entry("api_token.create")
     assert entry.after["name"] == "cli" and entry.after["user"] == responder.pk
+    assert entry.source == AuditSource.COMMAND
     assert_nowhere(raw, hash_token(raw), raw[:14])
 
 

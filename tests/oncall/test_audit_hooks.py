@@ -377,6 +377,24 @@ def test_admin_layer_change_and_schedule_delete(client, superuser, rota, ann):
     assert token not in serialized(deleted)
 
 
+def test_admin_team_change_names_its_lead_and_delete(client, superuser, ann):
+    team = make_team("Payments")
+    response = admin_post(client, reverse("admin:oncall_team_change", args=[team.pk]), {
+        "name": "Payments core", "slug": "payments", "description": "Cards and refunds",
+        "group": team.group_id, "lead": ann.pk})
+    assert response.status_code == 302, response.context["errors"]
+    entry = only("team.update")
+    assert_from(entry, superuser, AuditSource.ADMIN)
+    assert entry.before == {"name": "Payments", "description": "", "lead": None}
+    assert entry.after == {"name": "Payments core", "description": "Cards and refunds",
+                           "lead": ann.pk}
+
+    response = client.post(reverse("admin:oncall_team_delete", args=[team.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    deleted = only("team.delete")
+    assert deleted.object_id == str(team.pk) and deleted.before["name"] == "Payments core"
+
+
 def test_admin_unchanged_save_writes_nothing(client, superuser):
     policy = make_policy(name="Checkout", repeat=1)
     response = admin_post(client, reverse("admin:oncall_escalationpolicy_change",

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import ApiToken
+from config import auditing
 
 
 class Command(BaseCommand):
@@ -17,7 +18,8 @@ class Command(BaseCommand):
         limit = ApiToken._meta.get_field("name").max_length
         if not name or len(name) > limit:
             raise CommandError(f"The token name must be 1 to {limit} characters.")
-        token, raw = ApiToken.issue(user, name)
+        with auditing.command_origin():
+            token, raw = ApiToken.issue(user, name)
         # The token alone on stdout so scripts can capture it; the advice goes to stderr.
         self.stdout.write(raw)
         self.stderr.write(
