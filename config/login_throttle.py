@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.template.response import TemplateResponse
 
 LOCKED_STATUS = 429
+SSO_CALLBACK = "/oidc/callback/"  # config/urls.py
 
 
 def lockout_message() -> str:
@@ -30,6 +31,14 @@ def client_address(request) -> str:
     chain = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
              if a.strip()]
     return chain[-proxies] if len(chain) >= proxies else remote
+
+
+def not_a_password_guess(request, credentials=None) -> bool:
+    """AXES_WHITELIST_CALLABLE: a single sign-on callback is not counted. The provider has
+    checked the person's password already; a refusal there (no role in Relay, deactivated) would
+    otherwise lock every password sign-in from the same office address. Forged or replayed
+    callbacks never reach authentication (they are refused before, with a 400)."""
+    return request is not None and request.path_info == SSO_CALLBACK
 
 
 def lockout_response(request, original_response=None, credentials=None):

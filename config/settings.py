@@ -199,6 +199,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=RELAY_LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "config.login_throttle.lockout_response"
+AXES_WHITELIST_CALLABLE = "config.login_throttle.not_a_password_guess"
 # Behind N reverse proxies that each append to X-Forwarded-For, the client is the Nth address
 # from the right (addresses further left are the client's own claims). 0: REMOTE_ADDR itself.
 # Without it, every client behind a proxy shares the proxy's address and one lock.

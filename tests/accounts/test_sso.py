@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 
 from accounts import sso as relay_sso
 from accounts.models import ApiToken, Profile
+from incidents.models import AuditEntry
 from tests.conftest import make_team, make_user
 from tests.oidc_idp import idp_sign_in, sso_settings
 from tests.receivers import free_port
@@ -352,3 +353,20 @@ def test_token_for_another_client_is_refused(client, sso, monkeypatch):
     assert response.status_code == 400
     assert "could not be verified" in response.content.decode()
     assert not User.objects.filter(username="pia").exists()
+
+
+def test_refused_sso_sign_ins_do_not_lock_the_address_for_passwords(client, sso, responder,
+                                                                     settings):
+    # Someone the provider knows but who has no role in Relay keeps trying: each is refused with
+    # its page, and still nobody's password sign-in from the same address is locked.
+    from axes.models import AccessAttempt
+
+    sso.set_people(eve={"groups": ["marketing"]})
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        assert sign_in(client, "eve").status_code == 403
+    assert not AccessAttempt.objects.exists()
+    response = client.post("/accounts/login/", {"username": "responder",
+                                                "password": "pw-responder"})
+    assert response.status_code == 302 and "_auth_user_id" in client.session
+    assert AuditEntry.objects.filter(action="user.login_failed").count() >= (
+        settings.AXES_FAILURE_LIMIT + 1)  # still in the audit log
