@@ -4,7 +4,8 @@ these, so a rule is checked once, a key is minted one way, the caches are forgot
 audit log is written on every path (keys and secrets only named as changed). `by` is the acting
 user (None for commands and seeds)."""
 
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from incidents import audit
@@ -16,7 +17,9 @@ from incidents.models import (
     IntegrationFormat,
     MaintenanceWindow,
     Service,
+    WebhookSubscription,
 )
+from incidents.webhooks.services import SECRETS as WEBHOOK_SECRETS
 
 # Never in the audit log, only the news that they changed.
 INTEGRATION_SECRETS = ("key_hash", "signing_secret")
@@ -47,11 +50,35 @@ def update_service_settings(*, by, service: Service, **fields) -> Service:
         return _apply(service, fields)
 
 
+# What a service's deletion takes with it, each logged as its own deletion (thing, secrets).
+CASCADED = {
+    AlertRule: ("rule", ()),
+    MaintenanceWindow: ("maintenance_window", ()),
+    WebhookSubscription: ("webhook", WEBHOOK_SECRETS),
+}
+
+
 def delete_service(*, by, service: Service) -> None:
-    """Its maintenance windows and webhooks go with it; integrations and alerts protect it."""
+    """Its rules, maintenance windows and webhooks go with it, each with its own audit entry;
+    integrations and alerts protect it."""
     with transaction.atomic():
         audit.log_delete("service", service, actor=by)
+        for thing, secrets, row in cascaded(service):
+            audit.log_delete(thing, row, actor=by, secrets=secrets)
         service.delete()
+
+
+def cascaded(service: Service):
+    """(thing, secrets, row) for every row Django's delete would take with the service; a model
+    not in CASCADED is a KeyError (tested), so a new cascade must decide how it is logged."""
+    collector = Collector(using=router.db_for_write(Service))
+    collector.collect([service])
+    found = [row for model, rows in collector.data.items() if model is not Service
+             for row in rows]
+    found += [row for qs in collector.fast_deletes if not qs.model._meta.auto_created
+              for row in qs]
+    for row in sorted(found, key=lambda r: (type(r).__name__, r.pk)):
+        yield (*CASCADED[type(row)], row)
 
 
 # --- integrations and their keys -----------------------------------------------------------------

@@ -22,6 +22,8 @@ from incidents.models import (
     Heartbeat,
     Integration,
     MaintenanceWindow,
+    MatchField,
+    RuleAction,
     Service,
     Severity,
     WebhookSubscription,
@@ -161,6 +163,41 @@ def test_admin_service_create_and_delete_go_through_the_service(admin, team):
     assert_origin(deleted, admin, "admin")
     assert deleted.before["slug"] == "search" and deleted.after is None
     assert deleted.object_id == str(search.pk)
+
+
+def test_deleting_a_service_logs_what_goes_with_it(admin, team):
+    search = Service.objects.create(name="Search", slug="search", team=team)
+    AlertRule.objects.create(name="quiet search", service=search, match_field=MatchField.ANY,
+                             action=RuleAction.DROP)
+    now = timezone.now()
+    MaintenanceWindow.objects.create(service=search, starts_at=now, reason="Reindex",
+                                     ends_at=now + timedelta(hours=1))
+    WebhookSubscription.objects.create(name="search chat", service=search, events=[],
+                                       url="https://hooks.example.test/s", secret="whsec-gone-1")
+    response = portal(admin).post(f"/admin/incidents/service/{search.pk}/delete/",
+                                  {"post": "yes"})
+    assert response.status_code == 302 and not Service.objects.filter(slug="search").exists()
+    assert the_entry("rule.delete").before["name"] == "quiet search"
+    assert the_entry("maintenance_window.delete").before["reason"] == "Reindex"
+    webhook = the_entry("webhook.delete")
+    assert webhook.before["url"] == "https://hooks.example.test/s"
+    for action in ("service.delete", "rule.delete", "maintenance_window.delete",
+                   "webhook.delete"):
+        assert_origin(the_entry(action), admin, "admin")
+    assert_nowhere("whsec-gone-1")
+    assert verify_log().intact
+
+
+def test_every_model_a_service_deletion_takes_is_logged_by_name():
+    # Django's own list of what cascades from a service: a new relation must be named in
+    # intake.CASCADED (and decide its secrets) before a deletion can take it silently.
+    from django.apps import apps
+
+    cascading = {model for model in apps.get_models()
+                 for field in model._meta.get_fields()
+                 if field.is_relation and field.related_model is Service and field.concrete
+                 and field.many_to_one and field.remote_field.on_delete.__name__ == "CASCADE"}
+    assert cascading == set(intake.CASCADED)
 
 
 # --- integrations and their keys ---------------------------------------------------------------
