@@ -96,8 +96,15 @@ def declare(*, title: str, severity: str, by=None, actor_label: str = "", descri
                    "paging": bool(page and policy),
                })
         if restricted:
-            for user in filter(None, (by, commander)):
+            kept = sorted(set(filter(None, (by, commander))), key=_label)
+            for user in kept:
                 permissions.grant_view(incident, user=user)
+            # Restricted from the start: the access decision is in the audit log as when an open
+            # incident is restricted later.
+            audit.log("incident.restrict", incident, actor=by, incident=incident,
+                      object_repr=incident.reference, before=None, after={"restricted": True},
+                      note=("Declared restricted. Access for: "
+                            + (", ".join(map(_label, kept)) or "nobody named")))
         if page and policy:
             escalation.start(incident, by=by)
         leads.on_declared(incident, services=services, by=by, paging=page)

@@ -462,6 +462,22 @@ def test_restricting_from_the_portal_logs_on_the_incident(commander, incident):
     assert "commander" in entry.note
 
 
+def test_declaring_restricted_logs_who_keeps_access(commander):
+    response = portal(commander).post("/incidents/declare/", {
+        "title": "Leaked credentials", "severity": "P2", "restricted": "on"})
+    assert response.status_code == 302
+    entry = the_entry("incident.restrict")
+    assert_origin(entry, commander, "web")
+    assert entry.incident.title == "Leaked credentials" and entry.incident.restricted
+    assert (entry.before, entry.after) == (None, {"restricted": True})
+    assert entry.note == "Declared restricted. Access for: commander"
+
+
+def test_declaring_open_logs_no_restriction(commander):
+    portal(commander).post("/incidents/declare/", {"title": "Slow search", "severity": "P3"})
+    assert not AuditEntry.objects.filter(action="incident.restrict").exists()
+
+
 def test_restricting_twice_logs_once(commander, incident):
     client = portal(commander)
     for _ in range(2):
