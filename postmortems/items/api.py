@@ -43,6 +43,9 @@ class ActionItemSerializer(serializers.ModelSerializer):
                                          allow_null=True)
     # Text, not an enum, in the document: an enum named "status" collides with the incidents'.
     status = serializers.CharField(read_only=True, help_text=", ".join(ItemStatus.values))
+    # Text, not a URI, in the document: most items have no ticket ("").
+    ticket_url = serializers.CharField(read_only=True,
+                                       help_text="The issue in your tracker, or empty.")
     overdue = serializers.SerializerMethodField(help_text="Open and past its due date.")
     url = serializers.SerializerMethodField(help_text="The item on the post-mortem's page.")
 
@@ -179,7 +182,7 @@ class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     def get_queryset(self):
         filters = ActionItemFilterSerializer(data=self.request.query_params,
-                                       context={"request": self.request})
+                                             context={"request": self.request})
         filters.is_valid(raise_exception=True)
         return queries.filter_items(self.request.user, **filters.validated_data)
 
