@@ -402,3 +402,18 @@ def test_list_query_count_is_constant(commander, responder):
     with CaptureQueriesContext(connection) as many:
         assert len(titles(client.get(LIST, {"owner": "me"}))) == 10
     assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
+
+
+def test_the_schema_documents_every_operation(commander):
+    response = bearer_client(commander).get(
+        "/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    paths = response.json()["paths"]
+    assert set(paths["/api/v1/action-items/"]) == {"get"}
+    assert set(paths["/api/v1/action-items/{id}/"]) == {"get", "patch"}
+    assert set(paths["/api/v1/action-items/{id}/status/"]) == {"post"}
+    assert set(paths["/api/v1/incidents/{number}/postmortem/action-items/"]) == {"post"}
+    patch = paths["/api/v1/action-items/{id}/"]["patch"]["responses"]
+    assert patch["409"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ActionItemConflict")
+    filters = {p["name"] for p in paths["/api/v1/action-items/"]["get"]["parameters"]}
+    assert filters == {"owner", "status", "team", "overdue", "incident", "page"}
