@@ -10,6 +10,7 @@ from comms.status.api import ComponentViewSet, MaintenanceViewSet
 from incidents.api import IncidentViewSet
 from incidents.intake.api import IntegrationViewSet, ServiceViewSet
 from postmortems.api import IncidentPostmortem
+from postmortems.items.api import ActionItemViewSet, IncidentActionItems
 
 router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
@@ -19,6 +20,7 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("messages", MessageViewSet, basename="message")
 router.register("status/components", ComponentViewSet, basename="status-component")
 router.register("status/maintenances", MaintenanceViewSet, basename="status-maintenance")
+router.register("action-items", ActionItemViewSet, basename="action-item")
 router.register(r"incidents/(?P<number>[0-9]{1,12})/sla", IncidentSlaViewSet,
                 basename="incident-sla")
 
@@ -33,4 +35,6 @@ urlpatterns = [
     path("incidents/<int:number>/cadence/", IncidentCadence.as_view(), name="incident-cadence"),
     path("incidents/<int:number>/postmortem/", IncidentPostmortem.as_view(),
          name="incident-postmortem"),
+    path("incidents/<int:number>/postmortem/action-items/", IncidentActionItems.as_view(),
+         name="incident-postmortem-action-items"),
 ]

@@ -32,6 +32,8 @@ from schemathesis.specs.openapi.checks import (
 from accounts.models import ApiToken, hash_token
 from incidents.intake import keys, services
 from incidents.models import Incident, Integration, IntegrationFormat, Service, Severity
+from postmortems.items import services as items
+from postmortems.models import ActionItem, Postmortem
 from tests.conftest import declare, make_team, make_user
 
 # PostgreSQL is the run that matters (it refuses what SQLite stores); one run keeps CI inside its
@@ -111,17 +113,19 @@ schema = schemathesis.openapi.from_dict(_document(), config=_config())
 @pytest.fixture
 def seeded(live_server):
     """A caller allowed everything, incidents with and without the optional people (so nulls
-    reach the responses), and an integration per intake format with the key in KEYS."""
+    reach the responses), an integration per intake format with the key in KEYS, and a
+    post-mortem whose action items reach the same `{id}`."""
     keys.forget_keys()
     cache.clear()
-    _restart_ids(Incident, Integration)
+    _restart_ids(Incident, Integration, ActionItem)
     caller = make_user("fuzzer", "Responders", is_superuser=True, is_staff=True)
     token, _ = ApiToken.issue(caller, "schemathesis")
     ApiToken.objects.filter(pk=token.pk).update(key_hash=hash_token(TOKEN))
     service = Service.objects.create(
         name="Checkout API", slug=SERVICE_SLUG, team=make_team("Payments", caller),
         runbook_url="https://runbooks.example.test/checkout")
-    declare(by=caller, title="Checkout returns 502", services=[service], commander=caller)
+    first = declare(by=caller, title="Checkout returns 502", services=[service],
+                    commander=caller)
     declare(by=None, actor_label="Alertmanager", title="Disk full", severity=Severity.P3)
     declare(by=caller, title="Suspicious logins", severity=Severity.P1, restricted=True)
     for fmt, key in KEYS.items():
@@ -129,6 +133,7 @@ def seeded(live_server):
     spare, _ = services.create_integration(by=None, service=service,
                                            format=IntegrationFormat.GENERIC)
     assert str(spare.pk) == SPARE_INTEGRATION_ID
+    _action_items(first, caller)
     yield live_server.url
     keys.forget_keys()
 
@@ -142,6 +147,15 @@ def _restart_ids(*models) -> None:
     with connection.cursor() as cursor:
         for sql in connection.ops.sequence_reset_by_name_sql(no_style(), sequences):
             cursor.execute(sql)
+
+
+def _action_items(incident: Incident, caller) -> None:
+    """A post-mortem on the first incident (so creating items there reaches the service) and
+    action items up to the id the `{id}` paths use, so editing one and its status do too."""
+    postmortem = Postmortem.objects.create(incident=incident)
+    for n in range(int(SPARE_INTEGRATION_ID)):
+        item = items.create(postmortem, by=caller, title=f"Follow-up {n}", owner=caller)
+    assert str(item.pk) == SPARE_INTEGRATION_ID
 
 
 def _integration_with_key(service: Service, fmt: str, key: str) -> None:

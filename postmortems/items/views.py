@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, F, IntegerField, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -20,10 +19,9 @@ from config.errors import DomainError
 from config.forms import show_error
 from config.navigation import safe_next
 from incidents import permissions as incident_permissions
-from incidents.models import Incident
 from postmortems import permissions as perms
-from postmortems.items import forms, services
-from postmortems.models import FINISHED_ITEM_STATUSES, OPEN_ITEM_STATUSES, ActionItem, Postmortem
+from postmortems.items import forms, queries, services
+from postmortems.models import ActionItem, Postmortem
 
 SECTION = "postmortems/items/_section.html"
 PER_PAGE = 50
@@ -142,7 +140,9 @@ def my_items(request):
     filters = forms.FilterForm(request.GET or None, auto_id="filter_%s")
     valid = filters.is_valid() if request.GET else True
     params = filters.cleaned_data if request.GET and valid else {}
-    items = filter_items(request.user, **params)
+    scope = params.pop("scope", "mine")
+    items = queries.filter_items(request.user, owner=None if scope == "all" else request.user,
+                                 **params)
     page = Paginator(items, PER_PAGE).get_page(request.GET.get("page"))
     today = timezone.localdate()
     for item in page.object_list:
@@ -153,32 +153,9 @@ def my_items(request):
     context = {"filters": filters, "page": page, "query": query.urlencode(),
                "open_items": [i for i in page.object_list if i.is_open],
                "finished_items": [i for i in page.object_list if not i.is_open],
-               "mine": params.get("scope", "mine") != "all",
+               "mine": scope != "all",
                "next": request.get_full_path()}
     return render(request, "postmortems/items/mine.html", context, status=200 if valid else 400)
-
-
-def filter_items(user, *, scope="mine", status="", team=None, overdue=False):
-    """Visible items matching the filters: open ones first by due date, then finished ones,
-    the most recently finished first."""
-    items = perms.visible_items(user, ActionItem.objects.select_related(
-        "owner", "incident", "finished_by"))
-    if scope != "all":
-        items = items.filter(owner=user)
-    if status == "open" or overdue:
-        items = items.filter(status__in=OPEN_ITEM_STATUSES)
-    elif status == "finished":
-        items = items.filter(status__in=FINISHED_ITEM_STATUSES)
-    if overdue:
-        items = items.filter(due_on__lt=timezone.localdate())
-    if team is not None:
-        items = items.filter(incident__in=Incident.services.through.objects.filter(
-            service__team=team).values("incident_id"))
-    finished = Case(When(status__in=FINISHED_ITEM_STATUSES, then=Value(1)), default=Value(0),
-                    output_field=IntegerField())
-    open_due = Case(When(status__in=OPEN_ITEM_STATUSES, then=F("due_on")))
-    return items.order_by(finished, open_due.asc(nulls_last=True),
-                          F("finished_at").desc(nulls_last=True), "id")
 
 
 # --- Helpers ------------------------------------------------------------------------------------
