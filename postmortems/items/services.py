@@ -140,9 +140,14 @@ def set_status(item: ActionItem, *, by, status: str, reason: str = "") -> Action
         item.version += 1
         item.save()
         note = f"{_STATUS_WORDS[action]} action item #{item.pk}: {item.title}"
-        _record(incident, item, action, by, note + (f" — {reason}" if reason else "") + ".",
-                status=status)
+        _record(incident, item, action, by,
+                _sentence(note + (f" — {reason}" if reason else "")), status=status)
     return item
+
+
+def _sentence(text: str) -> str:
+    """The text with one closing full stop: a reason or title may bring its own."""
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 _STATUS_WORDS = {"item_done": "Finished", "item_accepted": "Accepted as is",
