@@ -22,8 +22,10 @@ pages are in flight, then a new one is started. The receiver records each page b
 `page` field of the payload). `pages_missing`: page rows never delivered or never received;
 `pages_duplicated`: page ids received more than once. A page whose send the kill interrupted is
 sent again once its claim goes stale (RELAY_PAGE_CLAIM_STALE_SECONDS, 20 s): the outbox repeats
-an ambiguous send rather than risk silence, and the page id lets a receiver drop the repeat;
-`duplicates_in_flight_at_kill` says how many of the duplicates were such sends.
+an ambiguous send rather than risk silence, and the repeat carries the same `Idempotency-Key`
+header (and page id), so a receiver can drop it; `duplicates_in_flight_at_kill` says how many of
+the duplicates were such sends, `pages_shown_twice_with_idempotency_key` how many a receiver that
+drops repeated keys would still show twice.
 
 Database: DATABASE_URL names the server; the script uses its own database `relay_bench_faults`
 (created, then dropped). The ORM broker (no REDIS_URL), as `make run` uses. The last line is JSON
@@ -182,6 +184,7 @@ class SlowReceiver:
         self.hold = hold
         self.lock = threading.Lock()
         self.received: Counter = Counter()
+        self.keys: dict[int, set[str]] = {}  # page → the Idempotency-Keys it came under
         self.in_flight: set[int] = set()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -196,9 +199,12 @@ class SlowReceiver:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 pages = [item["page"] for item in body.get("items", [body])
                          if item.get("purpose") == "page"]
+                key = self.headers.get("Idempotency-Key", "")
                 with receiver.lock:
                     receiver.received.update(pages)
                     receiver.in_flight.update(pages)
+                    for page in pages:
+                        receiver.keys.setdefault(page, set()).add(key)
                 time.sleep(receiver.hold)
                 with receiver.lock:
                     receiver.in_flight.difference_update(pages)
@@ -276,6 +282,8 @@ def kill_scenario(args, env, log) -> dict:
         finally:
             stop(cluster, signal.SIGTERM)
         received, _ = receiver.snapshot()
+        with receiver.lock:
+            keys = {page: set(found) for page, found in receiver.keys.items()}
     finally:
         receiver.stop()
     page_ids = set(pages.values_list("pk", flat=True))
@@ -287,6 +295,10 @@ def kill_scenario(args, env, log) -> dict:
                           + max(0, expected - len(page_ids))),
         "pages_duplicated": len(duplicated),
         "duplicates_in_flight_at_kill": len(duplicated & in_flight),
+        # A receiver that drops a repeated Idempotency-Key shows these pages twice: a repeat
+        # whose bundle gained pages meanwhile comes under a new key.
+        "pages_shown_twice_with_idempotency_key": sum(
+            1 for pk in duplicated if len(keys.get(pk, ())) > 1 or "" in keys.get(pk, ())),
         "all_delivered_after_kill_s": round(recovered_s, 1),
     }
 

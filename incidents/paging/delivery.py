@@ -12,7 +12,9 @@ after CLAIM_STALE and the page is sent again: an ambiguous send is repeated rath
 person never being paged.
 """
 
+import hashlib
 import zlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -78,12 +80,24 @@ def deliver(page_id: int, now: datetime | None = None) -> str | None:
     bundle = _claim_bundle(page_id, now)
     if not bundle:
         return None
-    message = messages.message_for_bundle(bundle)
+    message = replace(messages.message_for_bundle(bundle), key=delivery_key(bundle))
     try:
         receipt = channels.send(bundle[0].channel, bundle[0].address, message)
     except channels.ChannelError as error:
         return _attempt_failed(bundle, str(error), now)[page_id]
     return _delivered(bundle, receipt)
+
+
+def delivery_key(bundle: list[Page]) -> str:
+    """One key per set of pages sent together, the same on every attempt: a page resent after its
+    worker died mid-send (at least once, from the outbox's side) carries the key of the send
+    nobody saw finish, so a receiver that honours Idempotency-Key shows it once. A bundle that
+    gained pages meanwhile is a different message with a different key."""
+    ids = sorted(page.pk for page in bundle)
+    if len(ids) == 1:
+        return f"relay-page-{ids[0]}"
+    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:32]
+    return f"relay-pages-{digest}"
 
 
 # --- Claiming, throttling and bundling --------------------------------------------------------

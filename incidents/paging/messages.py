@@ -6,11 +6,10 @@ only its reference and severity, and the person paged opens Relay (being paged g
 access; see escalation._grant_paged).
 """
 
-from email.utils import make_msgid
-
 from incidents.models import Page, PagePurpose
 from incidents.paging.links import links_for, reply_address, reply_token
 from oncall.channels import Message
+from oncall.channels.email import message_id
 
 
 def _headline(incident) -> str:
@@ -32,16 +31,17 @@ def message_for(page: Page) -> Message:
             text=(f"{incident.reference} ({incident.get_severity_display()}) needs you: "
                   f"{headline}. Reply \"ack\" or \"resolve\", or use the links."),
             links=links_for(page), reply_to=reply_address(page), data=data,
-            message_id=f"<{reply_token(page)}@relay>")
+            message_id=message_id(reply_token(page)))
     if page.purpose == PagePurpose.NOTICE:
         return Message(subject=page.subject, text=page.body, links=links_for(page),
                        data={**data, "reason": page.reason},
-                       message_id=make_msgid(domain="relay"))
+                       message_id=message_id(f"relay-{page.purpose}-{page.pk}"))
     verb = "acknowledged" if page.purpose == PagePurpose.ACKNOWLEDGED else "resolved"
     return Message(subject=f"[Relay] {incident.reference} {verb}: {headline}",
                    text=f"{incident.reference} was {verb}. You no longer need to respond to its "
                         f"page.",
-                   links=links_for(page), data=data, message_id=make_msgid(domain="relay"))
+                   links=links_for(page), data=data,
+                   message_id=message_id(f"relay-{page.purpose}-{page.pk}"))
 
 
 def message_for_bundle(pages: list[Page]) -> Message:

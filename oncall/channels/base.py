@@ -15,3 +15,6 @@ class Message:
     data: dict = field(default_factory=dict)  # machine-readable fields for webhooks
     reply_to: str = ""
     message_id: str = ""
+    # The same for every attempt at one delivery (a retry, or a resend after a worker died
+    # mid-send): sent as `Idempotency-Key`, so a receiver that honours it shows the message once.
+    key: str = ""

@@ -23,8 +23,10 @@ def _short(message: Message) -> str:
 
 
 def send_sms(number: str, message: Message) -> str:
-    return post_json(_gateway(), {"type": "sms", "to": number, "body": _short(message)})
+    return post_json(_gateway(), {"type": "sms", "to": number, "body": _short(message)},
+                     message.key)
 
 
 def place_call(number: str, message: Message) -> str:
-    return post_json(_gateway(), {"type": "voice", "to": number, "say": message.subject})
+    return post_json(_gateway(), {"type": "voice", "to": number, "say": message.subject},
+                     message.key)

@@ -4,9 +4,10 @@ from config import outbound
 from oncall.channels.base import ChannelError, Message
 
 
-def post_json(url: str, payload: dict) -> str:
+def post_json(url: str, payload: dict, key: str = "") -> str:
     try:
-        response = outbound.post_json(url, payload)
+        response = outbound.post_json(url, payload,
+                                      headers={"Idempotency-Key": key} if key else None)
     except outbound.OutboundError as error:
         # Only config.outbound's fixed phrases: this text reaches the incident timeline.
         raise ChannelError(str(error)) from None
@@ -15,7 +16,7 @@ def post_json(url: str, payload: dict) -> str:
 
 def send(url: str, message: Message) -> str:
     return post_json(url, {"subject": message.subject, "text": message.text,
-                       "links": message.links, **message.data})
+                           "links": message.links, **message.data}, message.key)
 
 
 def slack_escape(text: str) -> str:
@@ -32,4 +33,4 @@ def send_slack(url: str, message: Message) -> str:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{subject}*\n{text}"}}]
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
-    return post_json(url, {"text": f"{subject}\n{text}", "blocks": blocks})
+    return post_json(url, {"text": f"{subject}\n{text}", "blocks": blocks}, message.key)

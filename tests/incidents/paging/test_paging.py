@@ -198,6 +198,54 @@ def test_a_claimed_page_is_not_sent_again_until_the_claim_goes_stale(ann, http_r
     assert len(http_receiver.requests) == 1
 
 
+@pytest.mark.parametrize("kind", ["webhook", "slack", "sms", "voice"])
+def test_a_resend_after_a_worker_died_mid_send_carries_the_same_idempotency_key(
+        ann, http_receiver, settings, kind):
+    # The worker sent, then died before it could mark the page: its claim goes stale and the
+    # page goes out again. The receiver is told it is the same delivery.
+    settings.RELAY_SMS_GATEWAY_URL = http_receiver.url
+    address = "+4915112345678" if kind in ("sms", "voice") else http_receiver.url
+    incident = _page(ann, (kind, address))
+    page = Page.objects.get(incident=incident)
+    assert delivery.deliver(page.pk) is not None
+    sent_at = Page.objects.get(pk=page.pk).sent_at
+    Page.objects.filter(pk=page.pk).update(status=PageStatus.PENDING, finished_at=None)
+    later = sent_at + delivery.CLAIM_STALE + timedelta(seconds=1)
+    assert delivery.deliver(page.pk, now=later) is not None
+    keys = [hit["headers"].get("Idempotency-Key") for hit in http_receiver.hits]
+    assert keys == [f"relay-page-{page.pk}"] * 2
+
+    bob = make_user("bob", "Responders")
+    add_contact(bob, kind, address)
+    other = declare(title="Search down", escalation_policy=make_policy({"users": [bob]},
+                                                                       name="Search"))
+    escalation.advance(other.escalation_run.pk)
+    other_page = Page.objects.get(incident=other)
+    delivery.deliver(other_page.pk, now=later + timedelta(minutes=20))
+    assert http_receiver.hits[-1]["headers"]["Idempotency-Key"] == f"relay-page-{other_page.pk}"
+
+
+def test_a_bundles_key_names_its_pages_and_changes_when_it_gains_one():
+    pages = [Page(pk=7), Page(pk=3)]
+    key = delivery.delivery_key(pages)
+    assert key.startswith("relay-pages-") and key == delivery.delivery_key(pages[::-1])
+    assert delivery.delivery_key([*pages, Page(pk=9)]) != key
+    assert delivery.delivery_key([Page(pk=3)]) == "relay-page-3"
+
+
+def test_email_notices_keep_their_message_id_on_a_resend(ann, smtp_server):
+    incident = _page(ann, ("email", "ann@example.test"))
+    page = Page.objects.get(incident=incident)
+    from incidents.paging import messages
+    first, again = messages.message_for(page), messages.message_for(page)
+    assert first.message_id == again.message_id  # the page's: its reply token
+    notice = Page.objects.get(pk=page.pk)
+    notice.pk, notice.purpose, notice.subject, notice.body = None, "notice", "Handed over", "x"
+    notice.save()
+    assert messages.message_for(notice).message_id == (
+        f"<relay-notice-{notice.pk}@127.0.0.1>") == messages.message_for(notice).message_id
+
+
 @pytest.mark.django_db(transaction=True)
 def test_parallel_deliveries_of_one_page_send_it_once(http_receiver):
     if connection.vendor != "postgresql":
