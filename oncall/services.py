@@ -429,7 +429,8 @@ def _notice_message(notice: HandoffNotice) -> Message:
     local = notice.shift_start.astimezone(schedule.tz)
     subject = (f"You are on call now for {schedule.name}" if notice.kind == "now" else
                f"You are on call for {schedule.name} from {local:%H:%M} ({schedule.time_zone})")
+    key = f"relay-handoff-{notice.pk}"  # one Message-ID however often a retry sends it
     if notice.shift_end is None:
-        return Message(subject=subject, text=f"{subject}.")
+        return Message(subject=subject, text=f"{subject}.", key=key)
     return Message(subject=subject, text=f"{subject}, until "
-                   f"{notice.shift_end.astimezone(schedule.tz):%a %d %b %H:%M}.")
+                   f"{notice.shift_end.astimezone(schedule.tz):%a %d %b %H:%M}.", key=key)

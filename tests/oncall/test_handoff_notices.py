@@ -101,6 +101,9 @@ def test_a_stale_claim_is_released_and_the_notice_sent(dan, smtp_server):
     notice.refresh_from_db()
     assert (notice.status, notice.attempts) == (NoticeStatus.SENT, 2)
     assert len(_to_dan(smtp_server)) == 1
+    # The worker that claimed it may have sent it before dying: the same Message-ID, so a mail
+    # client shows one notice.
+    assert smtp_server[-1]["Message-ID"] == f"<relay-handoff-{notice.pk}@127.0.0.1>"
 
 
 def test_a_fresh_claim_is_left_to_its_worker(dan, smtp_server):
