@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from oncall import services
+from oncall.channels.email import message_id
 from oncall.models import HandoffNotice, NoticeStatus, Override
 from tests.conftest import make_user
 from tests.oncall.conftest import add_contact, make_schedule
@@ -103,7 +104,7 @@ def test_a_stale_claim_is_released_and_the_notice_sent(dan, smtp_server):
     assert len(_to_dan(smtp_server)) == 1
     # The worker that claimed it may have sent it before dying: the same Message-ID, so a mail
     # client shows one notice.
-    assert smtp_server[-1]["Message-ID"] == f"<relay-handoff-{notice.pk}@127.0.0.1>"
+    assert smtp_server[-1]["Message-ID"] == message_id(f"relay-handoff-{notice.pk}")
 
 
 def test_a_fresh_claim_is_left_to_its_worker(dan, smtp_server):

@@ -4,6 +4,7 @@ webhooks, Slack and the SMS gateway), signed action links, retries and failure."
 import re
 import threading
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
@@ -233,7 +234,7 @@ def test_a_bundles_key_names_its_pages_and_changes_when_it_gains_one():
     assert delivery.delivery_key([Page(pk=3)]) == "relay-page-3"
 
 
-def test_email_notices_keep_their_message_id_on_a_resend(ann, smtp_server):
+def test_email_notices_keep_their_message_id_on_a_resend(ann, smtp_server, settings):
     incident = _page(ann, ("email", "ann@example.test"))
     page = Page.objects.get(incident=incident)
     from incidents.paging import messages
@@ -243,7 +244,8 @@ def test_email_notices_keep_their_message_id_on_a_resend(ann, smtp_server):
     notice.pk, notice.purpose, notice.subject, notice.body = None, "notice", "Handed over", "x"
     notice.save()
     assert messages.message_for(notice).message_id == (
-        f"<relay-notice-{notice.pk}@127.0.0.1>") == messages.message_for(notice).message_id
+        f"<relay-notice-{notice.pk}@{urlsplit(settings.SITE_URL).hostname}>"
+    ) == messages.message_for(notice).message_id
 
 
 @pytest.mark.django_db(transaction=True)
