@@ -3,6 +3,8 @@
 log is. Only readers with the log's view permission see any of it."""
 
 import base64
+import csv
+import io
 import json
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -11,12 +13,13 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from config import timerange
+from config.spreadsheet import cell
 from incidents import audit, checkpoints, evidence, permissions, replay, signing, timeline
 from incidents.forms import Select
 from incidents.models import AuditEntry, AuditSource, EntryKind, Incident, TimelineEntry
@@ -170,14 +173,18 @@ def chain_verdict(*, fresh: bool = False) -> Verdict:
     return verdict
 
 
+def _filter_form(request) -> AuditFilterForm:
+    object_types = (AuditEntry.objects.order_by("object_type")
+                    .values_list("object_type", flat=True).distinct())
+    return AuditFilterForm(request.GET or None, object_types=[t for t in object_types if t])
+
+
 @login_required
 @require_GET
 def log(request):
     require_log_reader(request.user)
     entries = AuditEntry.objects.all()
-    object_types = (entries.order_by("object_type").values_list("object_type", flat=True)
-                    .distinct())
-    form = AuditFilterForm(request.GET or None, object_types=[t for t in object_types if t])
+    form = _filter_form(request)
     status = 200
     rows, older, newer = [], False, False
     if form.is_bound and not form.is_valid():
@@ -200,6 +207,71 @@ def log(request):
         "checkpoint_error": verdict.checkpoint_error, "checked_at": verdict.checked_at,
         "actions": actions, "filtered": any(v for v in query.values()),
     }, status=status)
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = ["seq", "at", "actor", "source", "ip", "action", "object_type", "object_id",
+                  "object_repr", "incident", "changes", "note", "prev_hash", "hash", "signature"]
+EXPORT_CHUNK = 1000
+
+
+@login_required
+@require_GET
+def export(request, fmt):
+    """The entries the /audit/ filters keep, oldest first, as CSV (a spreadsheet: changes as
+    text, cells that look like formulas defused) or JSON Lines (each entry as the evidence bundle
+    carries it, with its hashes and signature, so a chain can be checked offline). Streamed, in
+    chunks; the export itself is an audit entry, written first."""
+    require_log_reader(request.user)
+    form = _filter_form(request)
+    if form.is_bound and not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        return HttpResponse(f"The filters do not hold up: {problems}\n", status=400,
+                            content_type="text/plain; charset=utf-8")
+    filters = {name: str(value) for name, value in (form.cleaned_data if form.is_bound else {})
+               .items() if value}
+    audit.log("audit.export", object_type="audit log", actor=request.user,
+              after={"format": fmt, "filters": filters},
+              note=f"Audit log exported as {'CSV' if fmt == 'csv' else 'JSON Lines'}")
+    entries = form.apply(AuditEntry.objects.all()) if form.is_bound else AuditEntry.objects.all()
+    rows = entries.order_by("seq").iterator(chunk_size=EXPORT_CHUNK)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    if fmt == "csv":
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(
+            (json.dumps(evidence.audit_data(entry), ensure_ascii=False) + "\n" for entry in rows),
+            content_type="application/jsonl; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="relay-audit-{stamp}.{fmt}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _csv_lines(rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(EXPORT_COLUMNS)
+    yield flush()
+    for entry in rows:
+        writer.writerow([cell(value) for value in (
+            entry.seq, entry.at.isoformat(), entry.actor_label, entry.source, entry.ip or "",
+            entry.action, entry.object_type, entry.object_id, entry.object_repr,
+            entry.incident_id or "", _changes_text(entry), entry.note, entry.prev_hash,
+            entry.hash, entry.signature or "")])
+        yield flush()
+
+
+def _changes_text(entry: AuditEntry) -> str:
+    return "; ".join(f"{c.field}: changed (a secret, never stored)" if c.secret else
+                     f"{c.field}: {c.old or '—'} → {c.new or '—'}" for c in changes(entry))
 
 
 # --- An incident's full record and its evidence bundle ---------------------------------------

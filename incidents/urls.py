@@ -25,6 +25,8 @@ urlpatterns = [
     path("incidents/<int:number>/escalate/", views.escalate, name="escalate"),
     # The auditor's pages: the audit log, and each incident's evidence bundle.
     path("audit/", audit_views.log, name="audit-log"),
+    path("audit/export.csv", audit_views.export, {"fmt": "csv"}, name="audit-export-csv"),
+    path("audit/export.jsonl", audit_views.export, {"fmt": "jsonl"}, name="audit-export-jsonl"),
     path("incidents/<int:number>/evidence.json", audit_views.evidence_json, name="evidence-json"),
     path("incidents/<int:number>/evidence/", audit_views.evidence_page, name="evidence"),
 ]

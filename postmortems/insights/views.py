@@ -21,6 +21,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from accounts.guards import has_role_perm
+from config.spreadsheet import cell
 from incidents.models import Severity
 from incidents.permissions import VIEW
 from postmortems.insights import charts, figures
@@ -203,15 +204,3 @@ def export(request, chart: str):
     writer.writerows([cell(value) for value in row] for row in table.rows)
     return response
 
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def cell(value):
-    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading
-    apostrophe (numbers stay numbers; an empty figure stays empty)."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value

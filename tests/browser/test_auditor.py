@@ -1,5 +1,6 @@
 """An auditor in a real browser: filters the audit log, opens an incident's record and sees it
-intact, downloads its evidence bundle and checks it, and opens the printable page."""
+intact, exports the filtered log, downloads its evidence bundle and checks it, and opens the
+printable page."""
 
 import json
 from pathlib import Path
@@ -51,11 +52,19 @@ def test_an_auditor_filters_the_log_checks_a_record_and_exports_its_evidence(
     expect(rows.first).to_contain_text("integration.rotate_key")
     expect(rows.first).to_contain_text("key_hash: changed")
     expect(rows.first).to_contain_text("rk_1 → rk_2")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="CSV").click()  # what these filters keep
+    exported = tmp_path / "log.csv"
+    download_info.value.save_as(exported)
+    lines = exported.read_text().splitlines()
+    assert lines[0].startswith("seq,at,actor,source,ip,action,") and len(lines) == 2
+    assert "integration.rotate_key" in lines[1] and "rk_1 → rk_2" in lines[1]
+    assert AuditEntry.objects.filter(action="audit.export").count() == 1
     page.get_by_label("From", exact=True).select_option("admin")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#audit-entries tbody")).to_contain_text("No entries match")
     page.get_by_role("link", name="Clear").click()
-    expect(page.locator("#audit-entries tbody tr")).to_have_count(written)
+    expect(page.locator("#audit-entries tbody tr")).to_have_count(written + 1)  # the export
 
     page.goto(f"{live_server.url}/incidents/{incident.pk}/")
     page.get_by_role("link", name="verify integrity").click()

@@ -1,6 +1,8 @@
 """The auditor's pages: the audit log, an incident's full record, and its signed evidence bundle."""
 
 import base64
+import csv
+import io
 import json
 import re
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from comms.messages import services as messages
-from incidents import audit, audit_views, checkpoints, evidence, signing
+from incidents import audit, audit_views, checkpoints, evidence, signing, timeline
 from incidents import services as incident_services
 from incidents.intake import services as intake
 from incidents.models import AuditEntry, AuditSource, IntegrationFormat
@@ -474,3 +476,131 @@ def test_the_printable_page_matches_its_own_json(client, auditor, full_incident)
     assert ('<span class="field">subject</span>: <del>Checkout</del> → <ins>Checkout errors</ins>'
             in page)
     assert "<span class=\"field\">summary</span>: <del>—</del> → <ins>Pool exhausted</ins>" in page
+
+
+# --- Exporting the log: what /audit/'s filters keep, oldest first, as CSV (a spreadsheet) and as
+# JSON Lines (hashes and signatures); only for its readers; itself logged.
+
+
+def _csv(response) -> list[dict]:
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _jsonl(response) -> list[dict]:
+    assert response["Content-Type"] == "application/jsonl; charset=utf-8"
+    return [json.loads(line) for line in
+            b"".join(response.streaming_content).decode().splitlines()]
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_only_log_readers_export(client, request, persona, fmt, history):
+    client.force_login(_persona(request, persona))
+    before = AuditEntry.objects.count()
+    response = client.get(f"/audit/export.{fmt}")
+    if persona in LOG_READERS:
+        assert response.status_code == 200
+        assert response["Content-Disposition"].startswith('attachment; filename="relay-audit-')
+        assert response["Cache-Control"] == "no-store"
+        b"".join(response.streaming_content)
+    else:
+        assert response.status_code == 403
+        assert AuditEntry.objects.count() == before  # a refusal exports and logs nothing
+
+
+def test_anonymous_is_sent_to_log_in(client):
+    response = client.get("/audit/export.csv")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_csv_rows_follow_the_filters_oldest_first_with_changes_as_text(client, auditor, history):
+    client.force_login(auditor)
+    rows = _csv(client.get("/audit/export.csv", {"action": "service."}))
+    rename = history["rename"]
+    assert [int(row["seq"]) for row in rows] == list(
+        AuditEntry.objects.filter(action__startswith="service.").order_by("seq")
+        .values_list("seq", flat=True))
+    row = next(r for r in rows if int(r["seq"]) == rename.seq)
+    assert (row["actor"], row["source"], row["ip"]) == ("admin", "admin", "198.51.100.4")
+    assert "name: Checkout API → Checkout API (EU)" in row["changes"]
+    assert row["at"] == rename.at.isoformat() and row["hash"] == rename.hash
+    assert row["signature"] == rename.signature
+
+
+def test_secrets_are_only_named_and_formulas_defused(client, auditor, history, commander):
+    audit.log("rule.update", actor=commander, object_type="incidents.alertrule",
+              object_repr='=HYPERLINK("http://evil.example","x")', note="+1 sneaky",
+              after={"name": "@SUM(A1)"})
+    client.force_login(auditor)
+    response = client.get("/audit/export.csv")
+    rows = _csv(response)
+    rotate = next(r for r in rows if r["action"] == "integration.rotate_key")
+    assert "key_hash: changed (a secret, never stored)" in rotate["changes"]
+    assert audit.SECRET not in rotate["changes"]
+    evil = next(r for r in rows if r["action"] == "rule.update")
+    assert evil["object_repr"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert evil["note"] == "'+1 sneaky" and "name: — → @SUM(A1)" in evil["changes"]
+
+
+def test_jsonl_carries_each_entry_as_the_evidence_does_and_the_chain_checks_out(
+        client, auditor, history, commander):
+    _log_many(30, commander)
+    client.force_login(auditor)
+    lines = _jsonl(client.get("/audit/export.jsonl"))
+    stored = list(AuditEntry.objects.order_by("seq"))
+    # Everything up to the export's own entry, which is logged before the rows are read.
+    assert lines == [evidence.audit_data(entry) for entry in stored]
+    assert lines[-1]["action"] == "audit.export"
+    for previous, entry in zip(lines, lines[1:]):
+        assert entry["prev_hash"] == previous["hash"]
+    for entry in lines:
+        message = signing.entry_message(audit.CHAIN, entry["hash"])
+        assert signing.verify(message, entry["signature"]), entry["seq"]
+    assert timeline.CHAIN != audit.CHAIN
+
+
+def test_the_export_is_logged_with_its_filters(client, auditor):
+    client.force_login(auditor)
+    b"".join(client.get("/audit/export.jsonl", {"action": "rule.", "source": "command"},
+                        REMOTE_ADDR="192.0.2.44").streaming_content)
+    entry = AuditEntry.objects.get(action="audit.export")
+    assert entry.actor_label == "auditor" and entry.ip == "192.0.2.44"
+    assert entry.after == {"format": "jsonl", "filters": {"action": "rule.",
+                                                          "source": "command"}}
+
+
+@pytest.mark.parametrize("query", [{"start": "2026-13-01"}, {"source": "carrier-pigeon"},
+                                   {"start": "2026-05-02", "end": "2026-05-01"},
+                                   {"q": "x" * 500}, {"actor": "a\x00b"}])
+def test_bad_filters_are_a_400_that_exports_and_logs_nothing(client, auditor, query):
+    client.force_login(auditor)
+    before = AuditEntry.objects.count()
+    response = client.get("/audit/export.csv", query)
+    assert response.status_code == 400
+    assert response.content.decode().startswith("The filters do not hold up:")
+    assert AuditEntry.objects.count() == before
+
+
+def test_the_export_reads_the_log_in_chunks_not_entry_by_entry(client, auditor, commander):
+    client.force_login(auditor)
+    client.get("/audit/")  # the session and the user's permissions, once
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            b"".join(client.get("/audit/export.csv").streaming_content)
+        return len(captured)
+
+    _log_many(5, commander)
+    few = queries()
+    _log_many(300, commander)
+    assert queries() == few
+
+
+def test_the_log_page_links_its_filters_to_the_export(client, auditor, history):
+    client.force_login(auditor)
+    page = client.get("/audit/", {"action": "service."}).content.decode()
+    assert 'href="/audit/export.csv?action=service." id="audit-export-csv"' in page
+    assert 'href="/audit/export.jsonl?action=service." id="audit-export-jsonl"' in page
+    assert "the entries these filters keep" in page
